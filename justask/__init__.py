@@ -1,0 +1,46 @@
+"""justask: learn p(action | history, condition) by supervised learning on relabeled experience,
+then just ask for what you want.
+
+    episodes = collect("LunarLander-v3", demo_population(150))
+    episodes = return_to_go(episodes, scale=100)
+    model = train(episodes, model_config_for(episodes, "dt", "return_to_go"), TrainConfig(), "runs/dt")
+    report = evaluate("LunarLander-v3", model.ask(return_to_go=200), episodes=500)
+
+Names are imported lazily so that ``import justask`` and ``justask --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Episodes": "justask.episodes",
+    "JustAskError": "justask.errors",
+    "save_minari": "justask.minari_io",
+    "load_minari": "justask.minari_io",
+    "Policy": "justask.policies",
+    "RandomPolicy": "justask.policies",
+    "noisy": "justask.policies",
+    "collect": "justask.collect",
+    "return_to_go": "justask.relabel",
+    "ConditionSpec": "justask.conditions",
+    "ModelConfig": "justask.models",
+    "PolicyModel": "justask.models",
+    "TrainConfig": "justask.train",
+    "train": "justask.train",
+    "model_config_for": "justask.train",
+    "load_model": "justask.checkpoint",
+    "Agent": "justask.agent",
+    "evaluate": "justask.evaluate",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'justask' has no attribute '{name}'")

@@ -1,0 +1,122 @@
+"""``Agent``: a trained model asked for something, acting for many envs at once.
+
+It is a policy in the sense of ``justask.policies``: ``act`` gets the observations of the env
+slots that need an action and answers all of them with one forward pass. Per slot it keeps the
+last ``context_len`` steps (a ring buffer) and the current request, which for a return condition
+is decremented by each reward, as during training (return-to-go).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from justask.models.policy import PolicyModel
+
+
+class Agent:
+    def __init__(
+        self,
+        model: PolicyModel,
+        request: np.ndarray | None,
+        *,
+        action_rule: str = "argmax",
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.config = model.config
+        self.action_rule = action_rule
+        self.device = next(model.parameters()).device
+        self.request = None if request is None else torch.as_tensor(request, dtype=torch.float32, device=self.device)
+        spec = self.config.condition
+        asked = (
+            "" if request is None or spec is None else f"@{spec.in_user_units(request):g}" if spec.dim == 1 else "@goal"
+        )
+        self.name = name or f"{self.config.kind}{asked}/{action_rule}"
+        self.info = {
+            "model": self.config.kind,
+            "action_rule": action_rule,
+            "condition": None if spec is None or request is None else spec.in_user_units(request),
+        }
+        self._generator = torch.Generator(device=self.device)
+        self._generator.manual_seed(seed)
+        self._capacity = 0
+        self._allocate(1)
+
+    def _allocate(self, n_slots: int) -> None:
+        """Grow the per-slot buffers to at least ``n_slots`` (existing state is kept)."""
+        if n_slots <= self._capacity:
+            return
+        k, c = self.config.context_len, self.config
+        new = max(n_slots, 2 * self._capacity)
+
+        def grow(old: torch.Tensor | None, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+            t = torch.zeros((new, *shape), dtype=dtype, device=self.device)
+            if old is not None:
+                t[: len(old)] = old
+            return t
+
+        first = self._capacity == 0
+        self._obs = grow(None if first else self._obs, (k, c.obs_dim), torch.float32)
+        act_shape, act_dtype = ((k,), torch.long) if c.discrete else ((k, c.action_dim), torch.float32)
+        self._actions = grow(None if first else self._actions, act_shape, act_dtype)
+        cond_dim = c.condition.dim if c.condition else 1
+        self._conditions = grow(None if first else self._conditions, (k, cond_dim), torch.float32)
+        self._current = grow(None if first else self._current, (cond_dim,), torch.float32)
+        self._t = grow(None if first else self._t, (), torch.long)
+        self._capacity = new
+
+    # ---- the policy protocol -----------------------------------------------------------------
+    def reset(self, slots: np.ndarray, seeds: np.ndarray | None = None) -> None:
+        """New episodes start in ``slots``: clear their history and renew the request."""
+        slots_t = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=self.device)
+        self._allocate(int(slots_t.max()) + 1 if len(slots_t) else 1)
+        self._t[slots_t] = 0
+        self._obs[slots_t] = 0
+        self._actions[slots_t] = 0
+        self._conditions[slots_t] = 0
+        if self.request is not None:
+            self._current[slots_t] = self.request
+
+    def observe(self, slots: np.ndarray, rewards: np.ndarray) -> None:
+        """Rewards for the last actions: a return request is decremented by them."""
+        spec = self.config.condition
+        if spec is not None and spec.kind == "return":
+            slots_t = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=self.device)
+            r = torch.as_tensor(np.asarray(rewards), dtype=torch.float32, device=self.device)
+            self._current[slots_t, 0] -= r / spec.scale
+
+    @torch.no_grad()
+    def act(self, observations: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
+        """``(N, *obs_shape)`` observations of env ``slots`` -> ``N`` actions, one forward pass."""
+        n = len(observations)
+        slots = np.arange(n) if slots is None else np.asarray(slots)
+        slots_t = torch.as_tensor(slots, dtype=torch.long, device=self.device)
+        if n and int(slots.max()) >= self._capacity:
+            self._allocate(int(slots.max()) + 1)
+        k = self.config.context_len
+        t = self._t[slots_t]  # (N,) this step's index within the episode
+        pos = t % k
+        obs = torch.as_tensor(np.asarray(observations, dtype=np.float32), device=self.device).reshape(n, -1)
+        self._obs[slots_t, pos] = obs
+        self._conditions[slots_t, pos] = self._current[slots_t]
+        # The window: the last k steps, oldest first; steps before the episode began are padding.
+        steps = t[:, None] - (k - 1) + torch.arange(k, device=self.device)  # (N, k)
+        mask = steps >= 0
+        ring = steps % k
+        rows = slots_t[:, None]
+        out = self.model(
+            self._obs[rows, ring],
+            self._actions[rows, ring],
+            self._conditions[rows, ring] if self.config.condition else None,
+            steps.clamp(min=0),
+            mask,
+        )[:, -1]
+        actions = self.model.select_actions(out, self.action_rule, self._generator)
+        self._actions[slots_t, pos] = actions.to(self._actions.dtype)
+        self._t[slots_t] = t + 1
+        return actions.cpu().numpy()

@@ -1,0 +1,133 @@
+"""Checkpoints and run folders: safetensors + JSON, written atomically, validated on load.
+
+A run folder holds ``config.json`` (what was trained, how), ``model.safetensors`` (weights and
+buffers, for asking) and ``train_state.safetensors`` (weights, optimizer, RNG states and step, for
+``--resume``). Every file is written to a temporary name and moved into place, so a killed run
+leaves the previous complete file. Nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from justask.errors import JustAskError
+from justask.models.config import ModelConfig
+from justask.models.policy import PolicyModel
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.safetensors"
+TRAIN_STATE_FILE = "train_state.safetensors"
+RUN_KIND = "policy"  # what config.json's "run_kind" says for a trained policy model
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then move the file to ``path`` in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, default=_json_default) + "\n"))
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise JustAskError(f"{what}: {path} not found")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise JustAskError(f"{what}: {path} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise JustAskError(f"{what}: {path} does not hold a JSON object")
+    return data
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def load_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise JustAskError(f"{what}: {path} not found")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise JustAskError(f"{what}: {path} is corrupt or not a safetensors file ({exc})") from exc
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """``config.json`` of a trained policy run, checked to be one."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise JustAskError(f"run folder {run_dir} does not exist")
+    config = read_json(run_dir / CONFIG_FILE, f"run {run_dir}")
+    kind = config.get("run_kind")
+    if kind != RUN_KIND:
+        hint = ""
+        if kind == "demo":
+            models = ", ".join(str(run_dir / m) for m in config.get("models", []))
+            hint = f"; it holds several models, pass one of them: {models}"
+        raise JustAskError(f"{run_dir} is a '{kind}' run, not a trained policy model{hint}")
+    if "model" not in config:
+        raise JustAskError(f"run {run_dir}: config.json has no 'model' section")
+    return config
+
+
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> PolicyModel:
+    """The trained model of a run folder, with its weights checked against its config."""
+    run_dir = Path(run_dir)
+    config = read_run_config(run_dir)
+    try:
+        model_config = ModelConfig.from_json(config["model"])
+    except (TypeError, ValueError) as exc:
+        raise JustAskError(f"run {run_dir}: config.json's model section is invalid ({exc})") from exc
+    model = PolicyModel(model_config)
+    tensors = load_tensors(run_dir / MODEL_FILE, f"run {run_dir}")
+    load_state_checked(model, tensors, f"run {run_dir}: {MODEL_FILE}")
+    return model.to(device).eval()
+
+
+def load_state_checked(model: torch.nn.Module, tensors: dict[str, torch.Tensor], what: str) -> None:
+    """``load_state_dict`` with a one-line error naming the first missing, unexpected or
+    mis-shaped tensor (a checkpoint of a different model config)."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise JustAskError(f"{what} does not match the model config: tensor '{missing[0]}' is missing")
+    unexpected = sorted(set(tensors) - set(expected))
+    if unexpected:
+        raise JustAskError(f"{what} does not match the model config: unexpected tensor '{unexpected[0]}'")
+    for name, value in expected.items():
+        if tuple(tensors[name].shape) != tuple(value.shape):
+            raise JustAskError(
+                f"{what} does not match the model config: tensor '{name}' has shape "
+                f"{tuple(tensors[name].shape)}, the model expects {tuple(value.shape)}"
+            )
+    model.load_state_dict(tensors)

@@ -1,0 +1,354 @@
+"""``justask collect | train | ask | eval | demo``.
+
+Each command's options are generated from config dataclasses (their fields, defaults and the
+one-line comment beside each field), so the CLI and the Python API cannot drift apart. Bad input
+ends with one line ``justask: error: ...`` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from justask.configs import CollectConfig, DemoConfig, TrainCommandConfig, TrainConfig
+from justask.errors import JustAskError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Learn p(action | history, condition) by supervised learning on relabeled experience, then just ask.",
+    pretty_exceptions_enable=False,
+)
+
+
+# ---- dataclass -> typer options ------------------------------------------------------------------
+def _field_help(cls: type) -> dict[str, str]:
+    """The ``# comment`` after each field in a dataclass's source."""
+    helps: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        for line in inspect.getsource(klass).splitlines():
+            m = re.match(r"\s+(\w+): [^#]*#\s*(.*)$", line)
+            if m:
+                helps[m.group(1)] = m.group(2)
+    return helps
+
+
+_SUPPORTED = {int, float, str, bool}
+
+
+def options_from(*classes: type, skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
+    """typer options for every simple-typed field of the given dataclasses."""
+    params = []
+    for cls in classes:
+        helps = _field_help(cls)
+        hints = typing_hints(cls)
+        for f in dataclasses.fields(cls):
+            kind = hints.get(f.name)
+            if f.name in skip or kind not in _SUPPORTED:
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            option = typer.Option(
+                default, "--" + f.name.replace("_", "-"), help=helps.get(f.name, ""), show_default=True
+            )
+            if kind is bool:
+                flag = "--" + f.name.replace("_", "-")
+                option = typer.Option(default, f"{flag}/--no-{f.name.replace('_', '-')}", help=helps.get(f.name, ""))
+            params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
+    return params
+
+
+def typing_hints(cls: type) -> dict[str, Any]:
+    import typing
+
+    return typing.get_type_hints(cls)
+
+
+def build(cls: type, values: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def command(name: str, *classes: type, extra: list[inspect.Parameter] | None = None, skip: tuple[str, ...] = ()):
+    """Register ``func(**values)`` as a typer command whose options come from ``classes``."""
+
+    def wrap(func: Callable[..., None]) -> Callable[..., None]:
+        params = (extra or []) + options_from(*classes, skip=skip)
+
+        @functools.wraps(func)
+        def runner(**values: Any) -> None:
+            try:
+                func(**values)
+            except JustAskError as exc:
+                typer.echo(f"justask: error: {exc}", err=True)
+                raise typer.Exit(2) from None
+
+        runner.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        app.command(name, help=inspect.getdoc(func))(runner)
+        return func
+
+    return wrap
+
+
+def _arg(name: str, help: str, annotation: Any = str) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=typer.Argument(..., help=help), annotation=annotation
+    )
+
+
+def _opt(name: str, default: Any, help: str, annotation: Any) -> inspect.Parameter:
+    flag = "--" + name.replace("_", "-")
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=typer.Option(default, flag, help=help), annotation=annotation
+    )
+
+
+class _CleanupOnError:
+    """Remove a folder this command created if bad input stops it before anything useful was
+    written (nothing half-written is left behind)."""
+
+    def __init__(self, folder: Path, keep_if: Callable[[], bool] = lambda: False) -> None:
+        self.folder = Path(folder)
+        self.existed = self.folder.exists()
+        self.keep_if = keep_if
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None and not self.existed and not self.keep_if():
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# ---- collect ---------------------------------------------------------------------------------
+@command("collect", CollectConfig)
+def collect_command(**values: Any) -> None:
+    """Collect episodes with a population of policies and save them as a Minari dataset."""
+    from justask.collect import collect
+    from justask.envs import env_spaces
+    from justask.minari_io import is_path, save_minari
+    from justask.policies import RandomPolicy
+    from justask.suites.lunar_lander import LunarLanderExpert, demo_population
+
+    cfg = build(CollectConfig, values)
+    _, action_space = env_spaces(cfg.env)
+    if cfg.population == "random":
+        population = [(RandomPolicy(action_space), cfg.episodes)]
+    elif cfg.population in ("demo", "expert"):
+        if not cfg.env.startswith("LunarLander"):
+            raise JustAskError(f"population '{cfg.population}' is for LunarLander, not {cfg.env}")
+        continuous = cfg.env.startswith("LunarLanderContinuous")
+        if cfg.population == "expert":
+            population = [(LunarLanderExpert(continuous=continuous), cfg.episodes)]
+        else:
+            if continuous:
+                raise JustAskError("the demo population is for the discrete LunarLander-v3")
+            population = demo_population(cfg.episodes)
+    else:
+        raise JustAskError(f"unknown population '{cfg.population}' (demo, expert, random)")
+    target = cfg.out if (is_path(cfg.out) or "-v" in cfg.out.rsplit("/", 1)[-1]) else "./" + cfg.out
+    episodes = collect(cfg.env, population, num_envs=cfg.num_envs, seed=cfg.seed)
+    where = save_minari(episodes, target, overwrite=cfg.overwrite)
+    typer.echo(f"{episodes.summary()}\nsaved Minari dataset: {where}")
+
+
+# ---- train -----------------------------------------------------------------------------------
+@command("train", TrainCommandConfig, TrainConfig)
+def train_command(**values: Any) -> None:
+    """Relabel a dataset and train a model on it by maximum likelihood."""
+    import numpy as np
+
+    from justask.minari_io import is_path, load_minari
+    from justask.relabel import RETURN_TO_GO, return_to_go
+    from justask.train import model_config_for, train
+
+    cfg = build(TrainCommandConfig, values)
+    train_cfg = build(TrainConfig, values)
+    source = cfg.dataset if (is_path(cfg.dataset) or Path(cfg.dataset).exists()) else cfg.dataset
+    if not is_path(source) and Path(source).is_dir():
+        source = "./" + source
+    run_dir = Path(cfg.run)
+    if cfg.resume and not (run_dir / "config.json").exists():
+        raise JustAskError(f"nothing to resume: {run_dir}/config.json not found")
+    episodes = load_minari(source)
+    condition = None if cfg.condition in ("", "none") else cfg.condition
+    if condition not in (None, RETURN_TO_GO):
+        raise JustAskError(f"unknown condition '{cfg.condition}' (return_to_go or none)")
+    episodes = return_to_go(episodes, scale=cfg.return_scale)
+    if not 0 < cfg.top_fraction <= 1:
+        raise JustAskError(f"--top-fraction must be in (0, 1], got {cfg.top_fraction}")
+    if cfg.top_fraction < 1:
+        keep = np.argsort(episodes.returns(), kind="stable")[-max(1, int(round(cfg.top_fraction * len(episodes)))) :]
+        episodes = episodes.select(np.sort(keep))
+    arch: dict[str, Any] = {}
+    if cfg.model == "dt":
+        arch = dict(
+            context_len=cfg.context_len,
+            d_model=cfg.d_model,
+            n_layer=cfg.n_layer,
+            n_head=cfg.n_head,
+            action_tokens=cfg.action_tokens,
+        )
+    model_config = model_config_for(episodes, cfg.model, condition, **arch)
+    with _CleanupOnError(run_dir, keep_if=lambda: (run_dir / "train_state.safetensors").exists()):
+        train(episodes, model_config, train_cfg, run_dir, resume=cfg.resume, dataset=str(source))
+    typer.echo(f"trained {cfg.model} for {train_cfg.steps} steps; run folder: {run_dir}")
+
+
+# ---- ask and eval ----------------------------------------------------------------------------
+def _parse_request(model: Any, return_to_go: str) -> dict[str, Any]:
+    if return_to_go in ("", "best"):
+        return {}
+    try:
+        value = float(return_to_go)
+    except ValueError:
+        raise JustAskError(f"--return must be a number or 'best', got '{return_to_go}'") from None
+    return {"return_to_go": value}
+
+
+@command(
+    "ask",
+    extra=[
+        _arg("run", "run folder of a trained model"),
+        _opt("return_to_go", "best", "return to ask for, or 'best' (the 95th percentile of the data's returns)", str),
+        _opt("text", "", "a text request (for text-conditioned models)", str),
+        _opt("action_rule", "argmax", "argmax or sample", str),
+        _opt("seed", 1_000_000, "episode seed", int),
+        _opt("env", "", "env id (default: the one the model was trained on)", str),
+        _opt("gif", "", "where to write the rollout GIF (default: RUN/ask-<request>.gif)", str),
+    ],
+)
+def ask_command(run: str, return_to_go: str, text: str, action_rule: str, seed: int, env: str, gif: str) -> None:
+    """Ask a trained model for something and watch one rollout (GIF)."""
+    from justask.checkpoint import load_model, read_run_config
+    from justask.report import rollout_gif
+
+    config = read_run_config(Path(run))
+    model = load_model(run)
+    request = {"text": text} if text else _parse_request(model, return_to_go)
+    agent = model.ask(action_rule=action_rule, **request)
+    env_id = env or config.get("env_id") or ""
+    if not env_id:
+        raise JustAskError(f"run {run} does not record its env; pass --env")
+    label = "best" if not request else str(next(iter(request.values()))).replace(" ", "_")[:40]
+    path = Path(gif) if gif else Path(run) / f"ask-{label}-{action_rule}.gif"
+    info = rollout_gif(path, env_id, agent, seed=seed, caption=f"asked {agent.info['condition']}")
+    typer.echo(
+        f"asked {agent.info['condition']} ({action_rule}): return {info['return']:.1f} in {info['length']} steps; GIF: {path}"
+    )
+
+
+@command(
+    "eval",
+    extra=[
+        _arg("run", "run folder of a trained model"),
+        _opt("return_to_go", "best", "return to ask for, or 'best'", str),
+        _opt("episodes", 500, "evaluation episodes per action rule", int),
+        _opt("num_envs", 100, "envs stepped together", int),
+        _opt("sweep", 0, "also sweep this many asked returns across the data's range (plots sweep.png)", int),
+        _opt("sweep_episodes", 100, "episodes per swept value", int),
+        _opt("env", "", "env id (default: the one the model was trained on)", str),
+    ],
+)
+def eval_command(
+    run: str, return_to_go: str, episodes: int, num_envs: int, sweep: int, sweep_episodes: int, env: str
+) -> None:
+    """Evaluate a trained model with both action rules; write report.json/.md (and a sweep PNG)."""
+    import numpy as np
+
+    from justask.checkpoint import load_model, read_run_config
+    from justask.evaluate import check_spaces, evaluate
+    from justask.report import plot_sweep, results_table, sweep_table, write_report
+    from justask.stats import spearman
+
+    config = read_run_config(Path(run))
+    model = load_model(run)
+    env_id = env or config.get("env_id") or ""
+    if not env_id:
+        raise JustAskError(f"run {run} does not record its env; pass --env")
+    import gymnasium as gym
+
+    mc = model.config
+    obs_space = gym.spaces.Box(-np.inf, np.inf, (mc.obs_dim,), np.float32)
+    act_space = (
+        gym.spaces.Discrete(mc.action_dim) if mc.discrete else gym.spaces.Box(-1, 1, (mc.action_dim,), np.float32)
+    )
+    check_spaces(env_id, obs_space, act_space, f"model {run}")
+    request = _parse_request(model, return_to_go)
+    rows = []
+    for rule in ("argmax", "sample"):
+        r = evaluate(env_id, model.ask(action_rule=rule, **request), episodes=episodes, num_envs=num_envs)
+        rows.append(r.to_json())
+        typer.echo(f"{r.name}: {r.mean:.1f} [{r.ci95[0]:.1f}, {r.ci95[1]:.1f}] over {r.episodes} episodes")
+    report: dict[str, Any] = {"run": run, "env_id": env_id, "agents": rows}
+    markdown = f"# Evaluation of {run} on {env_id}\n\n{results_table(rows)}\n"
+    spec = mc.condition
+    if sweep and spec is not None and spec.kind == "return":
+        q = spec.info.get("episode_return_quantiles", {})
+        low = q.get("q50", spec.info.get("episode_return_min", 0.0))
+        high = spec.info.get("episode_return_max", 0.0)
+        rule = max(rows, key=lambda r: r["mean"])["action_rule"]
+        points = []
+        for asked in np.linspace(low, high, sweep):
+            r = evaluate(
+                env_id,
+                model.ask(action_rule=rule, return_to_go=float(asked)),
+                episodes=sweep_episodes,
+                num_envs=num_envs,
+                progress=False,
+            )
+            points.append(
+                {"asked": round(float(asked), 2), "mean": round(r.mean, 2), "ci95": [round(x, 2) for x in r.ci95]}
+            )
+            typer.echo(f"  asked {asked:7.1f} -> {r.mean:7.1f}")
+        rho = spearman([p["asked"] for p in points], [p["mean"] for p in points]) if len(points) > 1 else float("nan")
+        report["sweep"] = {"action_rule": rule, "points": points, "spearman": round(rho, 3)}
+        markdown += f"\n## Sweep ({rule}), Spearman {rho:.2f}\n\n{sweep_table(points)}\n"
+        plot_sweep(Path(run) / "sweep.png", {f"{mc.kind} ({rule})": points})
+    write_report(Path(run), report, markdown)
+    typer.echo(f"report: {Path(run) / 'report.md'}")
+
+
+# ---- demo ------------------------------------------------------------------------------------
+@command("demo", DemoConfig)
+def demo_command(**values: Any) -> None:
+    """The LunarLander demo: collect a population's data, relabel with return-to-go, train DT and
+    RvS (and BC, filtered BC, d3rlpy DiscreteCQL), ask for a high return, evaluate and report."""
+    from justask.methods.lunarlander_demo import run_demo
+    from justask.report import results_table
+
+    cfg = build(DemoConfig, values)
+    out = Path(cfg.out)
+    if out.exists() and not cfg.overwrite and (out / "config.json").exists():
+        import json
+
+        if json.loads((out / "config.json").read_text()).get("run_kind") == "demo":
+            cfg.overwrite = True  # re-running the demo replaces its own previous folder
+    with _CleanupOnError(out):
+        report = run_demo(cfg)
+    typer.echo("\n" + results_table(report["agents"]) + "\n")
+    for line in report["findings"]:
+        typer.echo(f"- {line}")
+    typer.echo(
+        f"\nreport: {out / 'report.md'} (and report.json)\nplots: {out / 'sweep.png'}, {out / 'agents.png'}\n"
+        f"rollout: {out / 'rollout.gif'}\nTensorBoard: tensorboard --logdir {out}\n"
+        f"total time: {report['timings_s']['total_s']:.0f} s"
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Every command's settings as dataclasses: defaults and a one-line meaning per field.
+
+They live in one light module (no torch import) so that the CLI can build its options from them
+quickly; each round-trips to JSON in the run folder it configures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """How to fit a model."""
+
+    steps: int = 2000  # gradient steps in total
+    batch_size: int = 64  # segments per step
+    learning_rate: float = 1e-3  # peak AdamW learning rate
+    weight_decay: float = 1e-4  # AdamW weight decay on weight matrices
+    warmup_steps: int = 100  # linear warmup, then cosine decay to 10% of the peak
+    grad_clip: float = 1.0  # max gradient norm
+    seed: int = 0  # seeds the initial weights and the batch sampler
+    device: str = "auto"  # "auto" (cuda if present, else cpu), "cpu", "cuda", "cuda:1", ...
+    threads: int = 0  # CPU threads for torch (0: torch's default)
+    log_every: int = 50  # steps between TensorBoard scalars / progress-bar updates
+    checkpoint_every: int = 500  # steps between checkpoints (and at the end)
+    bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    compile: bool = False  # torch.compile the model
+    progress: bool = True  # show a progress bar
+
+
+@dataclasses.dataclass
+class DemoConfig:
+    """The LunarLander demo; the defaults are the quick variant (about 10 minutes on 2 CPU cores)."""
+
+    out: str = "runs/demo"  # run folder; each trained model gets a sub-folder
+    env_id: str = "LunarLander-v3"  # Gymnasium env id (discrete LunarLander)
+    dataset: str = ""  # use this Minari dataset (id or path) instead of collecting one
+    episodes_per_policy: int = 150  # episodes collected from each policy of the population
+    data_seed: int = 0  # seeds of the collected episodes start here
+    seed: int = 0  # training seed (weights, batches)
+    return_scale: float = 100.0  # return-to-go is divided by this for the models
+    dt_steps: int = 2500  # Decision Transformer gradient steps
+    dt_batch: int = 64  # DT segments per step
+    dt_context: int = 10  # DT context length (steps)
+    dt_layers: int = 2  # DT transformer blocks
+    dt_dim: int = 64  # DT width
+    dt_action_tokens: bool = False  # DT sees its past actions (see ModelConfig.action_tokens)
+    mlp_steps: int = 6000  # gradient steps of each MLP (RvS, BC, filtered BC)
+    mlp_batch: int = 256  # MLP batch size
+    cql_steps: int = 5000  # d3rlpy DiscreteCQL gradient steps (batch 256)
+    top_fraction: float = 0.1  # filtered BC trains on this top share of episodes by return
+    eval_episodes: int = 500  # evaluation episodes per agent and action rule
+    sweep_points: int = 8  # asked returns inside the data's range (plus 2 above its best)
+    sweep_episodes: int = 100  # episodes per asked return
+    sweep_models: str = "rvs,dt"  # which return-conditioned models to sweep
+    num_envs: int = 100  # envs stepped together during evaluation
+    threads: int = 2  # CPU threads for torch
+    gif: bool = True  # render a rollout GIF of the DT asked for the best
+    overwrite: bool = False  # replace an existing run folder
+
+
+@dataclasses.dataclass
+class CollectConfig:
+    """Collect episodes from a population of policies."""
+
+    out: str = "data/lunarlander-population"  # Minari dataset to write: a path (./x, /x) or an id (ns/name-v0)
+    env: str = "LunarLander-v3"  # Gymnasium env id
+    population: str = "demo"  # demo (7 suboptimal landers), expert, random
+    episodes: int = 150  # episodes per policy of the population
+    seed: int = 0  # first episode seed
+    num_envs: int = 64  # envs stepped together
+    overwrite: bool = False  # replace an existing dataset
+
+
+@dataclasses.dataclass
+class TrainCommandConfig:
+    """What to train on, and the model."""
+
+    dataset: str = "data/lunarlander-population"  # Minari dataset: path or id
+    run: str = "runs/model"  # run folder to write (config, weights, TensorBoard logs)
+    model: str = "dt"  # dt (Decision Transformer) or mlp (RvS-style MLP)
+    condition: str = "return_to_go"  # condition column: return_to_go, or none for behaviour cloning
+    return_scale: float = 100.0  # return-to-go is divided by this for the model
+    top_fraction: float = 1.0  # train on this top share of episodes by return (0.1: filtered BC)
+    context_len: int = 10  # DT context (steps)
+    d_model: int = 64  # DT width
+    n_layer: int = 2  # DT blocks
+    n_head: int = 1  # DT attention heads
+    action_tokens: bool = False  # DT sees its past actions
+    resume: bool = False  # continue a killed run from its last checkpoint

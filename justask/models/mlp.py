@@ -1,0 +1,38 @@
+"""RvS-style MLP trunk (Emmons et al. 2021): [state, condition] -> hidden, one step at a time."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from justask.conditions import ConditionEncoder
+from justask.models.config import ModelConfig
+
+
+class MLPTrunk(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.embed_condition = ConditionEncoder(config.condition, config.condition_embed) if config.condition else None
+        width = config.obs_dim + (config.condition_embed if config.condition else 0)
+        layers: list[nn.Module] = []
+        for hidden in config.hidden_sizes:
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            if config.dropout:
+                layers.append(nn.Dropout(config.dropout))
+            width = hidden
+        self.net = nn.Sequential(*layers)
+        self.out_dim = width
+
+    def forward(
+        self,
+        observations: torch.Tensor,
+        actions: torch.Tensor,
+        conditions: torch.Tensor | None,
+        timesteps: torch.Tensor,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Same signature as the DT; reads only the state and condition of each step."""
+        x = observations
+        if self.embed_condition is not None:
+            x = torch.cat([x, self.embed_condition(conditions)], dim=-1)
+        return self.net(x)

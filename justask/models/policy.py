@@ -1,0 +1,131 @@
+"""``PolicyModel``: a trunk (DT or MLP) plus what every policy model shares — observation
+normalisation, action scaling, the action head and its likelihood loss, action selection, and
+``ask``."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from justask.conditions import ASK_KEYWORD
+from justask.errors import JustAskError
+from justask.models.config import ModelConfig
+from justask.models.dt import DecisionTransformer
+from justask.models.mlp import MLPTrunk
+
+if TYPE_CHECKING:
+    from justask.agent import Agent
+
+ACTION_RULES = ("argmax", "sample")
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
+
+
+class PolicyModel(nn.Module):
+    """p(action | recent states and actions, condition), trained by maximum likelihood."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.obs_dim <= 0 or config.action_dim <= 0:
+            raise JustAskError("model config has no observation/action sizes (use ModelConfig.with_spaces)")
+        self.config = config
+        self.trunk: nn.Module = DecisionTransformer(config) if config.kind == "dt" else MLPTrunk(config)
+        width = config.d_model if config.kind == "dt" else self.trunk.out_dim
+        out = config.action_dim if config.discrete else 2 * config.action_dim
+        self.head = nn.Linear(width, out)
+        self.register_buffer("obs_mean", torch.zeros(config.obs_dim))
+        self.register_buffer("obs_std", torch.ones(config.obs_dim))
+        if not config.discrete:
+            low = torch.tensor(config.action_low, dtype=torch.float32)
+            high = torch.tensor(config.action_high, dtype=torch.float32)
+            self.register_buffer("action_center", (high + low) / 2)
+            self.register_buffer("action_half_range", (high - low) / 2)
+
+    def set_observation_stats(self, observations: np.ndarray) -> None:
+        """Normalise observations by the data's mean and std (kept in the checkpoint)."""
+        flat = observations.reshape(len(observations), -1).astype(np.float64)
+        self.obs_mean.copy_(torch.as_tensor(flat.mean(0), dtype=torch.float32))
+        self.obs_std.copy_(torch.as_tensor(flat.std(0) + 1e-6, dtype=torch.float32).clamp(min=1e-3))
+
+    # ---- the model ---------------------------------------------------------------------------
+    def forward(
+        self,
+        observations: torch.Tensor,
+        actions: torch.Tensor,
+        conditions: torch.Tensor | None,
+        timesteps: torch.Tensor,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Raw observations ``(B, T, obs_dim)``, env actions ``(B, T)`` or ``(B, T, act_dim)``
+        -> head output ``(B, T, n_actions)`` logits or ``(B, T, 2 * act_dim)`` mean/log-std."""
+        obs = (observations - self.obs_mean) / self.obs_std
+        hidden = self.trunk(obs, self._action_input(actions), conditions, timesteps, mask)
+        return self.head(hidden)
+
+    def _action_input(self, actions: torch.Tensor) -> torch.Tensor:
+        if self.config.discrete:
+            return actions.long()
+        return ((actions - self.action_center) / self.action_half_range).clamp(-1, 1)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Masked negative log-likelihood of the data's actions (mean over real steps)."""
+        out = self(batch["observations"], batch["actions"], batch.get("conditions"), batch["timesteps"], batch["mask"])
+        mask = batch["mask"].float()
+        if self.config.discrete:
+            nll = F.cross_entropy(out.flatten(0, 1).float(), batch["actions"].flatten().long(), reduction="none")
+            nll = nll.view_as(mask)
+        else:
+            mean, log_std = self._gaussian(out.float())
+            target = self._action_input(batch["actions"])
+            nll = (0.5 * ((target - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)).sum(-1)
+        return (nll * mask).sum() / mask.sum().clamp(min=1)
+
+    def _gaussian(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = out.chunk(2, dim=-1)
+        return torch.tanh(mean), log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+    def select_actions(self, out: torch.Tensor, rule: str, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Head output ``(N, ...)`` for the current step -> env actions ``(N,)`` / ``(N, act_dim)``.
+        ``argmax``: the most likely action (the mean for continuous); ``sample``: a draw."""
+        out = out.float()
+        if self.config.discrete:
+            if rule == "argmax":
+                return out.argmax(-1)
+            probs = torch.softmax(out, -1)
+            return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        mean, log_std = self._gaussian(out)
+        if rule == "sample":
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+            mean = (mean + noise * log_std.exp()).clamp(-1, 1)
+        return mean * self.action_half_range + self.action_center
+
+    # ---- asking ------------------------------------------------------------------------------
+    def ask(self, *, action_rule: str = "argmax", seed: int = 0, name: str | None = None, **request: Any) -> Agent:
+        """An ``Agent`` acting for what you ask, e.g. ``model.ask(return_to_go=250)``.
+
+        With no request, a return-conditioned model asks for the best return its data supports:
+        the 95th percentile of the training data's episode returns (``ConditionSpec.best``).
+        An unconditioned model (behaviour cloning) takes no request.
+        """
+        from justask.agent import Agent
+
+        if action_rule not in ACTION_RULES:
+            raise JustAskError(f"unknown action rule '{action_rule}' (choose from {', '.join(ACTION_RULES)})")
+        spec = self.config.condition
+        if spec is None:
+            if request:
+                raise JustAskError(f"this model is not conditioned on anything; got a request for {sorted(request)}")
+            return Agent(self, None, action_rule=action_rule, seed=seed, name=name)
+        keyword = ASK_KEYWORD[spec.kind]
+        wrong = set(request) - {keyword}
+        if wrong:
+            raise JustAskError(
+                f"this model is conditioned on '{spec.name}' ({spec.kind}); ask with {keyword}=..., "
+                f"got {', '.join(sorted(wrong))}"
+            )
+        vector = spec.request(request.get(keyword))
+        return Agent(self, vector, action_rule=action_rule, seed=seed, name=name)

@@ -1,0 +1,133 @@
+"""d3rlpy as the offline-RL peer: the real library, on the same ``Episodes``.
+
+``train_discrete_cql`` fits d3rlpy's DiscreteCQL; ``QPolicy`` acts with it through the justask
+policy protocol, greedily (``argmax``) or by sampling from a Boltzmann distribution over its
+Q-values (``sample``), so it is evaluated with both action rules like every other agent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import io
+import logging
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from justask.episodes import Episodes
+from justask.errors import JustAskError
+from justask.policies import SlotRandomness
+
+
+@dataclasses.dataclass
+class CQLConfig:
+    """DiscreteCQL settings. d3rlpy's defaults are tuned for Atari (lr 6.25e-5, batch 32, target
+    sync every 8000 steps — never within a short run); these suit a small-vector task."""
+
+    steps: int = 10_000  # gradient steps
+    batch_size: int = 256
+    learning_rate: float = 3e-4
+    alpha: float = 1.0  # weight of the conservative penalty
+    gamma: float = 0.99
+    target_update_interval: int = 1000
+    hidden_units: tuple[int, ...] = (256, 256)
+    reward_scale: float = 0.1  # rewards multiplied by this (LunarLander's +-100 events)
+    seed: int = 0
+    device: str = "cpu"
+
+
+@functools.cache
+def import_d3rlpy() -> Any:
+    """d3rlpy, imported quietly: it pulls the old ``gym`` package, which prints a deprecation
+    notice on import, and logs every fit at INFO level through structlog."""
+    import structlog
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        import d3rlpy
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    return d3rlpy
+
+
+def to_mdp_dataset(episodes: Episodes) -> Any:
+    """``Episodes`` -> d3rlpy ``MDPDataset`` (the final observation of each episode is dropped,
+    as d3rlpy stores one observation per step)."""
+    d3rlpy = import_d3rlpy()
+
+    ends = episodes.episode_starts + episodes.lengths - 1
+    terminals = np.zeros(episodes.num_steps, dtype=np.float32)
+    timeouts = np.zeros(episodes.num_steps, dtype=np.float32)
+    ended_by_termination = episodes.terminations[ends].astype(bool)
+    terminals[ends[ended_by_termination]] = 1.0
+    timeouts[ends[~ended_by_termination]] = 1.0  # truncated (or cut) episodes: no terminal state
+    discrete = isinstance(episodes.action_space, gym.spaces.Discrete)
+    return d3rlpy.dataset.MDPDataset(
+        observations=episodes.step_observations().astype(np.float32),
+        actions=episodes.actions.astype(np.int64 if discrete else np.float32),
+        rewards=episodes.rewards.astype(np.float32),
+        terminals=terminals,
+        timeouts=timeouts,
+        action_space=d3rlpy.ActionSpace.DISCRETE if discrete else d3rlpy.ActionSpace.CONTINUOUS,
+        action_size=int(episodes.action_space.n) if discrete else int(np.prod(episodes.action_space.shape)),
+    )
+
+
+def train_discrete_cql(episodes: Episodes, config: CQLConfig, progress: bool = True) -> Any:
+    """Fit d3rlpy's DiscreteCQL on ``episodes``; returns the fitted algorithm."""
+    d3rlpy = import_d3rlpy()
+
+    if not isinstance(episodes.action_space, gym.spaces.Discrete):
+        raise JustAskError("DiscreteCQL needs a discrete action space")
+    d3rlpy.seed(config.seed)
+    dataset = to_mdp_dataset(episodes)
+    cql = d3rlpy.algos.DiscreteCQLConfig(
+        learning_rate=config.learning_rate,
+        batch_size=config.batch_size,
+        alpha=config.alpha,
+        gamma=config.gamma,
+        target_update_interval=config.target_update_interval,
+        encoder_factory=d3rlpy.models.VectorEncoderFactory(hidden_units=list(config.hidden_units)),
+        observation_scaler=d3rlpy.preprocessing.StandardObservationScaler(),
+        reward_scaler=d3rlpy.preprocessing.MultiplyRewardScaler(config.reward_scale),
+    ).create(device=config.device)
+    cql.fit(
+        dataset,
+        n_steps=config.steps,
+        n_steps_per_epoch=config.steps,
+        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+        show_progress=progress,
+    )
+    return cql
+
+
+class QPolicy:
+    """Acts with a fitted d3rlpy Q-learner: greedy, or Boltzmann over Q (temperature 1 on the
+    scaled rewards' Q-values)."""
+
+    def __init__(self, algo: Any, n_actions: int, action_rule: str = "argmax", name: str = "cql") -> None:
+        self.algo = algo
+        self.n_actions = n_actions
+        self.action_rule = action_rule
+        self.name = f"{name}/{action_rule}"
+        self.info = {"action_rule": action_rule, "condition": None}
+        self._randomness = SlotRandomness(self.name)
+
+    def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
+        self._randomness.reset(slots, seeds)
+
+    def q_values(self, observations: np.ndarray) -> np.ndarray:
+        obs = np.asarray(observations, dtype=np.float32)
+        return np.stack(
+            [self.algo.predict_value(obs, np.full(len(obs), a, dtype=np.int64)) for a in range(self.n_actions)], axis=1
+        )
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        if self.action_rule == "argmax":
+            return np.asarray(self.algo.predict(np.asarray(observations, dtype=np.float32)), dtype=np.int64)
+        q = self.q_values(observations)
+        p = np.exp(q - q.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        u = self._randomness.uniform(slots)
+        return np.minimum((p.cumsum(axis=1) < u[:, None]).sum(axis=1), self.n_actions - 1).astype(np.int64)

@@ -1,0 +1,65 @@
+"""Device-resident segment sampler: a batch is index arithmetic on flat arrays.
+
+The step columns of ``Episodes`` are moved to the training device once. A batch picks ``B``
+steps uniformly at random as segment *ends* and takes the ``context_len`` steps up to each, cut
+at the episode's start and left-padded (mask False, zeros). No per-sample Python, no DataLoader.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from justask.episodes import Episodes
+from justask.errors import JustAskError
+from justask.models.config import ModelConfig
+
+
+class SegmentSampler:
+    def __init__(self, episodes: Episodes, config: ModelConfig, device: torch.device | str) -> None:
+        self.device = torch.device(device)
+        self.context_len = config.context_len
+        n = episodes.num_steps
+        obs = episodes.step_observations().reshape(n, -1).astype(np.float32)
+        self.observations = torch.as_tensor(obs, device=self.device)
+        if config.discrete:
+            self.actions = torch.as_tensor(episodes.actions.astype(np.int64), device=self.device)
+        else:
+            self.actions = torch.as_tensor(episodes.actions.reshape(n, -1).astype(np.float32), device=self.device)
+        self.conditions = None
+        if config.condition is not None:
+            name = config.condition.name
+            if name not in episodes.conditions:
+                raise JustAskError(f"the episodes have no condition column '{name}' for this model")
+            column = episodes.conditions[name].reshape(n, -1).astype(np.float32)
+            self.conditions = torch.as_tensor(column, device=self.device)
+        self.timesteps = torch.as_tensor(episodes.timesteps(), device=self.device)
+        self.episode_start = torch.as_tensor(np.repeat(episodes.episode_starts, episodes.lengths), device=self.device)
+        self.num_steps = n
+        self._offsets = torch.arange(self.context_len, device=self.device) - (self.context_len - 1)
+
+    def segment(self, ends: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The segments ending at step indices ``ends`` ``(B,)``: a dict of ``(B, T, ...)``
+        tensors (observations, actions, conditions, timesteps) and ``mask (B, T)``."""
+        idx = ends[:, None] + self._offsets  # (B, T)
+        mask = idx >= self.episode_start[ends][:, None]
+        idx = torch.where(mask, idx, ends[:, None])  # any in-episode index; zeroed below
+
+        def take(column: torch.Tensor) -> torch.Tensor:
+            values = column[idx]
+            keep = mask.view(*mask.shape, *([1] * (values.dim() - 2)))
+            return values * keep.to(values.dtype)
+
+        batch = {
+            "observations": take(self.observations),
+            "actions": take(self.actions),
+            "timesteps": take(self.timesteps),
+            "mask": mask,
+        }
+        if self.conditions is not None:
+            batch["conditions"] = take(self.conditions)
+        return batch
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        ends = torch.randint(0, self.num_steps, (batch_size,), device=self.device, generator=generator)
+        return self.segment(ends)

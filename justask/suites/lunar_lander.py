@@ -1,0 +1,96 @@
+"""LunarLander: a scripted expert with its constants exposed, and the demo's population.
+
+The expert is Gymnasium's heuristic lander controller (``gymnasium.envs.box2d.lunar_lander.
+heuristic``) written as a batched function whose gains and targets are parameters, so mis-tuned
+and biased variants are one line each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from justask.policies import Policy, RandomPolicy, noisy
+
+DISCRETE_ENV = "LunarLander-v3"
+CONTINUOUS_ENV = "LunarLanderContinuous-v3"
+NOOP, LEFT_ENGINE, MAIN_ENGINE, RIGHT_ENGINE = 0, 1, 2, 3
+
+
+@dataclasses.dataclass
+class LunarLanderExpert:
+    """Gymnasium's heuristic lander, batched, with its constants as fields.
+
+    Defaults reproduce the original controller. Observation layout: x, y, vx, vy, angle,
+    angular velocity, left-leg contact, right-leg contact.
+    """
+
+    angle_from_x: float = 0.5  # angle target per unit horizontal offset (point toward the pad)
+    angle_from_vx: float = 1.0  # angle target per unit horizontal speed
+    angle_limit: float = 0.4  # |angle target| cap, radians
+    angle_target_offset: float = 0.0  # added to the angle target (a mis-tuned lander drifts)
+    hover_from_x: float = 0.55  # hover-height target per unit horizontal offset
+    hover_target_offset: float = 0.0  # added to the hover target (a mis-tuned lander hovers)
+    angle_gain: float = 0.5  # angle error gain
+    angular_speed_gain: float = 1.0  # angular speed damping
+    height_gain: float = 0.5  # height error gain
+    vertical_speed_gain: float = 0.5  # vertical speed damping (low: lands hard)
+    threshold: float = 0.05  # dead band for firing an engine (discrete)
+    continuous: bool = False  # act for LunarLanderContinuous (2-dim throttle) instead of 4 actions
+    name: str = "expert"
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "name"}
+
+    def act(self, observations: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
+        s = np.asarray(observations, dtype=np.float64)
+        x, y, vx, vy, angle, angular_speed = (s[:, i] for i in range(6))
+        contact = (s[:, 6] > 0.5) | (s[:, 7] > 0.5)
+        angle_target = np.clip(x * self.angle_from_x + vx * self.angle_from_vx, -self.angle_limit, self.angle_limit)
+        angle_target = angle_target + self.angle_target_offset
+        hover_target = self.hover_from_x * np.abs(x) + self.hover_target_offset
+        angle_todo = (angle_target - angle) * self.angle_gain - angular_speed * self.angular_speed_gain
+        hover_todo = (hover_target - y) * self.height_gain - vy * self.vertical_speed_gain
+        # After touchdown only slow the fall.
+        angle_todo = np.where(contact, 0.0, angle_todo)
+        hover_todo = np.where(contact, -vy * self.vertical_speed_gain, hover_todo)
+        if self.continuous:
+            return np.clip(np.stack([hover_todo * 20 - 1, -angle_todo * 20], axis=1), -1, 1).astype(np.float32)
+        actions = np.full(len(s), NOOP, dtype=np.int64)
+        actions[angle_todo > self.threshold] = LEFT_ENGINE
+        actions[angle_todo < -self.threshold] = RIGHT_ENGINE
+        main = (hover_todo > np.abs(angle_todo)) & (hover_todo > self.threshold)
+        actions[main] = MAIN_ENGINE
+        return actions
+
+
+def demo_population(episodes_per_policy: int = 150) -> list[tuple[Policy, int]]:
+    """Systematically different suboptimal lander policies (the noiseless expert left out).
+
+    Each variant's per-state majority action differs from the expert's in the states it visits,
+    so behaviour cloning's majority vote is often wrong (the demo reports how often).
+    """
+    space = gym.spaces.Discrete(4)
+    n = episodes_per_policy
+    return [
+        (noisy(LunarLanderExpert(angle_target_offset=0.2, name="drifter"), 0.1, space, toward=NOOP, name="drifter"), n),
+        (noisy(LunarLanderExpert(hover_target_offset=0.4, name="hoverer"), 0.1, space, toward=NOOP, name="hoverer"), n),
+        (
+            noisy(
+                LunarLanderExpert(vertical_speed_gain=0.1, name="hard-lander"),
+                0.1,
+                space,
+                toward=NOOP,
+                name="hard-lander",
+            ),
+            n,
+        ),
+        (noisy(LunarLanderExpert(), 0.3, space, toward=MAIN_ENGINE, name="trigger-happy"), n),
+        (noisy(LunarLanderExpert(), 0.6, space, toward=NOOP, name="lazy"), n),
+        (noisy(LunarLanderExpert(), 0.3, space, toward=LEFT_ENGINE, name="left-biased"), n),
+        (RandomPolicy(space, name="random"), n),
+    ]

@@ -1,0 +1,221 @@
+"""The supervised training loop: sample segments on the device, maximise the data's likelihood.
+
+``train`` reads top to bottom like nanoGPT's loop: batch -> forward/loss -> backward -> clip ->
+step, with logging and atomic checkpoints at intervals. bf16 autocast applies on CUDA only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from justask import __version__
+from justask.checkpoint import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    RUN_KIND,
+    TRAIN_STATE_FILE,
+    load_state_checked,
+    load_tensors,
+    read_json,
+    save_tensors,
+    write_json,
+)
+from justask.conditions import ConditionSpec
+from justask.configs import TrainConfig
+from justask.episodes import Episodes
+from justask.errors import JustAskError
+from justask.models.config import ModelConfig
+from justask.models.policy import PolicyModel
+from justask.sampler import SegmentSampler
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise JustAskError(f"device '{device}' asked for, but CUDA is not available")
+    return dev
+
+
+def model_config_for(
+    episodes: Episodes, kind: str = "dt", condition: str | None = None, **architecture: Any
+) -> ModelConfig:
+    """A ``ModelConfig`` sized for ``episodes``, conditioned on column ``condition`` (None: BC)."""
+    spec = ConditionSpec.from_episodes(episodes, condition) if condition else None
+    longest = int(episodes.lengths.max()) if episodes.num_episodes else 1
+    architecture.setdefault("max_timestep", max(1024, longest + 1))
+    return ModelConfig(kind=kind, condition=spec, **architecture).with_spaces(
+        episodes.observation_space, episodes.action_space
+    )
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(0.9, 0.95), fused=device.type == "cuda")
+
+
+def train(
+    episodes: Episodes,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    dataset: str | None = None,
+    stop_at: int | None = None,
+) -> PolicyModel:
+    """Fit ``model_config`` to ``episodes``; the run folder gets config, weights, TensorBoard logs.
+
+    ``resume=True`` continues from ``train_state.safetensors`` and reaches the same weights as an
+    uninterrupted run. ``stop_at`` ends the loop after that step as if the run were killed there
+    (for tests and time-sliced training).
+    """
+    cfg = train_config
+    run_dir = Path(run_dir)
+    device = resolve_device(cfg.device)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    run_config = {
+        "run_kind": RUN_KIND,
+        "justask_version": __version__,
+        "model": model_config.to_json(),
+        "train": dataclasses.asdict(cfg),
+        "dataset": dataset,
+        "env_id": episodes.env_id,
+    }
+    state_path = run_dir / TRAIN_STATE_FILE
+    if (run_dir / CONFIG_FILE).exists():
+        if not resume:
+            raise JustAskError(
+                f"run folder {run_dir} already holds a run (pass --resume to continue it, or a new --run)"
+            )
+        saved = read_json(run_dir / CONFIG_FILE, f"run {run_dir}")
+        if saved.get("run_kind") != RUN_KIND:
+            raise JustAskError(f"{run_dir} is a '{saved.get('run_kind')}' run, not a trained policy model")
+        if saved.get("model") != json.loads(json.dumps(run_config["model"])):
+            raise JustAskError(f"cannot resume {run_dir}: its checkpoint is from a different model config")
+    sampler = SegmentSampler(episodes, model_config, device)  # validates the condition column
+    write_json(run_dir / CONFIG_FILE, run_config)
+
+    torch.manual_seed(cfg.seed)
+    model = PolicyModel(model_config)
+    model.set_observation_stats(episodes.step_observations())
+    model.to(device)
+    optimizer = make_optimizer(model, cfg, device)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(cfg.seed + 1)
+    start = 0
+    if resume and state_path.exists():
+        start = _load_train_state(state_path, model, optimizer, generator, f"run {run_dir}")
+    step_fn = torch.compile(model.loss) if cfg.compile else model.loss
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
+
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm.auto import tqdm
+
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start if start else None)
+    end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"train {model_config.kind}", unit="step", disable=not cfg.progress)
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    sample_s = update_s = 0.0
+    window_start = time.perf_counter()
+    losses: list[float] = []
+    for step in range(start, end):
+        t0 = time.perf_counter()
+        batch = sampler.sample(cfg.batch_size, generator)
+        t1 = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        with autocast:
+            loss = step_fn(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        loss_sum += loss.detach()
+        sample_s += t1 - t0
+        update_s += time.perf_counter() - t1
+        done = step + 1
+        if done % cfg.log_every == 0 or done == end:
+            n = cfg.log_every if done % cfg.log_every == 0 else done % cfg.log_every
+            mean_loss = float(loss_sum) / n  # the one GPU sync per log interval
+            losses.append(mean_loss)
+            elapsed = time.perf_counter() - window_start
+            writer.add_scalar("train/loss", mean_loss, done)
+            writer.add_scalar("train/lr", lr_at(step, cfg), done)
+            writer.add_scalar("speed/steps_per_s", n / max(elapsed, 1e-9), done)
+            writer.add_scalar("speed/sample_fraction", sample_s / max(sample_s + update_s, 1e-9), done)
+            bar.set_postfix(loss=f"{mean_loss:.4f}", refresh=False)
+            bar.update(n)
+            loss_sum.zero_()
+            sample_s = update_s = 0.0
+            window_start = time.perf_counter()
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            _save_train_state(state_path, model, optimizer, generator, done)
+            save_tensors(run_dir / MODEL_FILE, model.state_dict(), {"step": str(done)})
+    bar.close()
+    writer.close()
+    if end == cfg.steps:
+        write_json(run_dir / "train_summary.json", {"steps": cfg.steps, "final_loss": losses[-1] if losses else None})
+    return model.eval()
+
+
+def _save_train_state(
+    path: Path, model: PolicyModel, optimizer: torch.optim.Optimizer, generator: torch.Generator, step: int
+) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"optim.{index}.{key}"] = torch.as_tensor(value)
+    tensors["rng.sampler"] = generator.get_state()
+    tensors["rng.torch"] = torch.get_rng_state()
+    save_tensors(path, tensors, {"step": str(step)})
+
+
+def _load_train_state(
+    path: Path, model: PolicyModel, optimizer: torch.optim.Optimizer, generator: torch.Generator, what: str
+) -> int:
+    from safetensors import safe_open
+
+    tensors = load_tensors(path, what)
+    with safe_open(str(path), "pt") as f:
+        step = int((f.metadata() or {}).get("step", -1))
+    if step < 0:
+        raise JustAskError(f"{what}: {path} has no step recorded")
+    load_state_checked(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, f"{what}: {path.name}")
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    saved = optimizer.state_dict()
+    saved["state"] = state
+    try:
+        optimizer.load_state_dict(saved)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise JustAskError(f"{what}: optimizer state does not match the model ({exc})") from exc
+    generator.set_state(tensors["rng.sampler"].to(torch.uint8))
+    torch.set_rng_state(tensors["rng.torch"].to(torch.uint8))
+    return step
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))

@@ -108,7 +108,9 @@ def _better(agents: list[dict], prefix: str) -> dict | None:
 def render(summary: dict) -> str:
     seeds = list(summary["per_seed"])
     lines = [
-        "# LunarLander demo, larger budget" if "quick" not in summary["command"] else "# LunarLander demo, quick budget",
+        "# LunarLander demo, larger budget"
+        if "quick" not in summary["command"]
+        else "# LunarLander demo, quick budget",
         "",
         f"Command: `{summary['command']}` — seeds {', '.join(seeds)}; {summary['machine']['cpus']} CPU cores; "
         f"total {summary['total_s'] / 60:.0f} min.",
@@ -123,7 +125,9 @@ def render(summary: dict) -> str:
         cells = []
         for s in seeds:
             a = _better(summary["per_seed"][s]["agents"], prefix)
-            cells.append("—" if a is None else f"{a['mean']:.1f} [{a['ci95'][0]:.0f}, {a['ci95'][1]:.0f}] ({a['action_rule']})")
+            cells.append(
+                "—" if a is None else f"{a['mean']:.1f} [{a['ci95'][0]:.0f}, {a['ci95'][1]:.0f}] ({a['action_rule']})"
+            )
         lines.append(f"| {prefix} | " + " | ".join(cells) + " |")
     data_names = [a["name"] for a in summary["per_seed"][seeds[0]]["agents"] if a["name"].startswith("data: ")]
     for name in data_names:
@@ -140,7 +144,10 @@ def render(summary: dict) -> str:
         + " | ".join(f"{summary['per_seed'][s]['dataset']['bc_argmax_expert_disagreement']:.1%}" for s in seeds)
         + " |",
         "| asked *best* (data's 95th pct) / *high* (data's best) | "
-        + " | ".join(f"{summary['per_seed'][s]['asked']['best']:.0f} / {summary['per_seed'][s]['asked']['high']:.0f}" for s in seeds)
+        + " | ".join(
+            f"{summary['per_seed'][s]['asked']['best']:.0f} / {summary['per_seed'][s]['asked']['high']:.0f}"
+            for s in seeds
+        )
         + " |",
     ]
     for model in ("dt", "rvs"):
@@ -151,7 +158,9 @@ def render(summary: dict) -> str:
                 + " |"
             )
     lines.append(
-        "| end-to-end time (s) | " + " | ".join(f"{summary['per_seed'][s]['timings_s']['total_s']:.0f}" for s in seeds) + " |"
+        "| end-to-end time (s) | "
+        + " | ".join(f"{summary['per_seed'][s]['timings_s']['total_s']:.0f}" for s in seeds)
+        + " |"
     )
     lines += ["", "## Findings per seed (read off the numbers by the demo)", ""]
     for s in seeds:
@@ -177,7 +186,14 @@ def _plot(path: Path, reports: dict) -> None:
             asked = np.array([p["asked"] for p in pts])
             mean = np.array([p["mean"] for p in pts])
             err = np.array([[p["mean"] - p["ci95"][0], p["ci95"][1] - p["mean"]] for p in pts]).T
-            ax.errorbar(asked, mean, yerr=err, marker="o", capsize=2, label=f"seed {seed} ({report['sweep'][model]['action_rule']})")
+            ax.errorbar(
+                asked,
+                mean,
+                yerr=err,
+                marker="o",
+                capsize=2,
+                label=f"seed {seed} ({report['sweep'][model]['action_rule']})",
+            )
             ax.axvline(report["asked"]["high"], color="grey", ls="--", lw=0.8)
         lo, hi = ax.get_xlim()
         ax.plot([lo, hi], [lo, hi], color="grey", ls=":", lw=1)

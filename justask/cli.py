@@ -198,6 +198,7 @@ def train_command(**values: Any) -> None:
             n_layer=cfg.n_layer,
             n_head=cfg.n_head,
             action_tokens=cfg.action_tokens,
+            condition_token=cfg.condition_token,
         )
     model_config = model_config_for(episodes, cfg.model, condition, **arch)
     with _CleanupOnError(run_dir, keep_if=lambda: (run_dir / "train_state.safetensors").exists()):

@@ -96,7 +96,7 @@ def _run_jobs(
                 policy.reset(mine, job_seeds[slot_job[mine]])
 
     start_next(np.arange(n_envs))
-    bar = tqdm(total=len(jobs), desc=description, unit="ep", disable=not progress, leave=False)
+    bar = tqdm(total=len(jobs), desc=description, unit="ep", disable=not progress, leave=False, mininterval=0.5)
     steps, clock = 0, time.perf_counter()
     while True:
         active = np.flatnonzero(slot_job >= 0)

@@ -46,6 +46,7 @@ class DemoConfig:
     dt_layers: int = 2  # DT transformer blocks
     dt_dim: int = 64  # DT width
     dt_action_tokens: bool = False  # DT sees its past actions (see ModelConfig.action_tokens)
+    dt_condition_token: bool = False  # DT reads the return as its own token (False: added to the state token)
     mlp_steps: int = 6000  # gradient steps of each MLP (RvS, BC, filtered BC)
     mlp_batch: int = 256  # MLP batch size
     cql_steps: int = 5000  # d3rlpy DiscreteCQL gradient steps (batch 256)
@@ -88,4 +89,5 @@ class TrainCommandConfig:
     n_layer: int = 2  # DT blocks
     n_head: int = 1  # DT attention heads
     action_tokens: bool = False  # DT sees its past actions
+    condition_token: bool = False  # DT reads the request as its own token (False: added to the state token)
     resume: bool = False  # continue a killed run from its last checkpoint

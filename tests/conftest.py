@@ -56,4 +56,6 @@ def lunar_episodes():
     from justask.suites.lunar_lander import LunarLanderExpert
 
     space = gym.spaces.Discrete(4)
-    return collect("LunarLander-v3", [(LunarLanderExpert(), 3), (RandomPolicy(space), 5)], num_envs=4, seed=7, progress=False)
+    return collect(
+        "LunarLander-v3", [(LunarLanderExpert(), 3), (RandomPolicy(space), 5)], num_envs=4, seed=7, progress=False
+    )

@@ -12,7 +12,11 @@ def test_batched_agent_acts_like_single_env_agents(lunar_episodes, kind):
     from justask.models import PolicyModel
 
     ep = return_to_go(lunar_episodes)
-    arch = {"context_len": 5, "d_model": 16, "n_layer": 1, "action_tokens": True} if kind == "dt" else {"hidden_sizes": [32]}
+    arch = (
+        {"context_len": 5, "d_model": 16, "n_layer": 1, "action_tokens": True}
+        if kind == "dt"
+        else {"hidden_sizes": [32]}
+    )
     torch.manual_seed(0)
     model = PolicyModel(model_config_for(ep, kind, "return_to_go", **arch))
     model.set_observation_stats(ep.step_observations())

@@ -29,8 +29,20 @@ def tiny_run(tmp_path):
     """collect -> train: a tiny LunarLander MLP run folder."""
     r = run("collect", "--population", "random", "--episodes", 6, "--out", "./data/tiny", "--num-envs", 3)
     assert r.exit_code == 0, r.output
-    r = run("train", "--dataset", "./data/tiny", "--run", "runs/tiny", "--model", "mlp", "--steps", 10,
-            "--batch-size", 8, "--no-progress")
+    r = run(
+        "train",
+        "--dataset",
+        "./data/tiny",
+        "--run",
+        "runs/tiny",
+        "--model",
+        "mlp",
+        "--steps",
+        10,
+        "--batch-size",
+        8,
+        "--no-progress",
+    )
     assert r.exit_code == 0, r.output
     return Path("runs/tiny")
 
@@ -59,8 +71,21 @@ def test_collect_train_eval_ask_end_to_end(tiny_run):
 
 
 def test_train_resume_continues_a_killed_run(tiny_run):
-    r = run("train", "--dataset", "./data/tiny", "--run", tiny_run, "--model", "mlp", "--steps", 20,
-            "--batch-size", 8, "--no-progress", "--resume")
+    r = run(
+        "train",
+        "--dataset",
+        "./data/tiny",
+        "--run",
+        tiny_run,
+        "--model",
+        "mlp",
+        "--steps",
+        20,
+        "--batch-size",
+        8,
+        "--no-progress",
+        "--resume",
+    )
     # resuming with a larger step budget extends the run; another model config is refused
     assert r.exit_code == 0, r.output
     r = run("train", "--dataset", "./data/tiny", "--run", tiny_run, "--model", "dt", "--steps", 20, "--resume")
@@ -74,14 +99,22 @@ def test_unknown_env_id_leaves_nothing_behind():
 
 
 def test_dataset_whose_spaces_do_not_match_the_env():
-    assert run("collect", "--env", "CartPole-v1", "--population", "random", "--episodes", 3, "--out", "./data/cp").exit_code == 0
+    assert (
+        run(
+            "collect", "--env", "CartPole-v1", "--population", "random", "--episodes", 3, "--out", "./data/cp"
+        ).exit_code
+        == 0
+    )
     r = run("demo", "--dataset", "./data/cp", "--out", "runs/demo-x")
     one_line_error(r, "dataset ./data/cp has observations of shape (4,), env LunarLander-v3 gives (8,)")
     assert not Path("runs/demo-x").exists()
 
 
 def test_model_evaluated_on_the_wrong_env(tiny_run):
-    one_line_error(run("eval", tiny_run, "--env", "CartPole-v1", "--episodes", 2), "observations of shape (8,), env CartPole-v1 gives (4,)")
+    one_line_error(
+        run("eval", tiny_run, "--env", "CartPole-v1", "--episodes", 2),
+        "observations of shape (8,), env CartPole-v1 gives (4,)",
+    )
 
 
 def test_missing_and_corrupt_checkpoints(tiny_run):

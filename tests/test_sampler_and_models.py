@@ -41,7 +41,12 @@ def test_segments_never_cross_episodes_and_padding_is_masked():
 @pytest.mark.parametrize("action_tokens", [True, False])
 def test_padding_changes_no_prediction(kind, action_tokens):
     ep = return_to_go(hand_made_episodes((3, 1, 4), obs_dim=5), scale=1.0)
-    config = model_config_for(ep, kind, "return_to_go", **({"context_len": 4, "d_model": 16, "n_layer": 2, "action_tokens": action_tokens} if kind == "dt" else {}))
+    config = model_config_for(
+        ep,
+        kind,
+        "return_to_go",
+        **({"context_len": 4, "d_model": 16, "n_layer": 2, "action_tokens": action_tokens} if kind == "dt" else {}),
+    )
     torch.manual_seed(0)
     model = PolicyModel(config).eval()
     sampler = SegmentSampler(ep, config, "cpu")
@@ -54,7 +59,9 @@ def test_padding_changes_no_prediction(kind, action_tokens):
     garbage["timesteps"][pad] = 7
     with torch.no_grad():
         a = model(batch["observations"], batch["actions"], batch["conditions"], batch["timesteps"], batch["mask"])
-        b = model(garbage["observations"], garbage["actions"], garbage["conditions"], garbage["timesteps"], garbage["mask"])
+        b = model(
+            garbage["observations"], garbage["actions"], garbage["conditions"], garbage["timesteps"], garbage["mask"]
+        )
     torch.testing.assert_close(a[batch["mask"]], b[batch["mask"]], atol=1e-5, rtol=1e-5)
     # and the loss divides by the mask: garbage in padded positions changes nothing
     torch.testing.assert_close(model.loss(batch), model.loss(garbage), atol=1e-5, rtol=1e-5)

@@ -12,7 +12,11 @@ from justask.train import model_config_for, train
 
 
 def tiny(ep, kind="dt"):
-    arch = {"context_len": 4, "d_model": 16, "n_layer": 1, "action_tokens": True} if kind == "dt" else {"hidden_sizes": [32]}
+    arch = (
+        {"context_len": 4, "d_model": 16, "n_layer": 1, "action_tokens": True}
+        if kind == "dt"
+        else {"hidden_sizes": [32]}
+    )
     return model_config_for(ep, kind, "return_to_go", **arch)
 
 
@@ -88,7 +92,9 @@ def test_checkpoint_errors_are_one_line_and_name_the_problem(lunar_episodes, tmp
 def test_asking_with_the_wrong_kind_of_condition(lunar_episodes, tmp_path):
     ep = return_to_go(lunar_episodes)
     model = train(ep, tiny(ep, "mlp"), cfg(steps=5), tmp_path / "run")
-    with pytest.raises(JustAskError, match="conditioned on 'return_to_go' \\(return\\); ask with return_to_go=..., got text"):
+    with pytest.raises(
+        JustAskError, match="conditioned on 'return_to_go' \\(return\\); ask with return_to_go=..., got text"
+    ):
         model.ask(text="land softly")
     with pytest.raises(JustAskError, match="takes 1 number"):
         model.ask(return_to_go=[1.0, 2.0])

@@ -64,7 +64,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     else:
         _log(f"collecting {cfg.episodes_per_policy} episodes from each of 7 lander policies ...")
         episodes = collect(cfg.env_id, demo_population(cfg.episodes_per_policy), num_envs=64, seed=cfg.data_seed)
-        dataset_ref = str(save_minari(episodes, out / "dataset", description="justask LunarLander demo population"))
+        dataset_ref = str(save_minari(episodes, out.resolve() / "dataset", description="justask LunarLander demo population"))
         _log(f"collected {episodes.summary()}; saved as Minari dataset {dataset_ref}")
     timings["collect_s"] = time.perf_counter() - t0
 
@@ -74,7 +74,11 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     top = np.argsort(returns, kind="stable")[-max(1, int(round(cfg.top_fraction * len(returns)))) :]
     filtered = episodes.select(np.sort(top))
     dt_arch = dict(
-        context_len=cfg.dt_context, n_layer=cfg.dt_layers, d_model=cfg.dt_dim, action_tokens=cfg.dt_action_tokens
+        context_len=cfg.dt_context,
+        n_layer=cfg.dt_layers,
+        d_model=cfg.dt_dim,
+        action_tokens=cfg.dt_action_tokens,
+        condition_token=cfg.dt_condition_token,
     )
     specs = {
         "dt": (episodes, model_config_for(episodes, "dt", RETURN_TO_GO, **dt_arch), cfg.dt_steps, cfg.dt_batch),

@@ -30,6 +30,7 @@ class ModelConfig:
     n_layer: int = 2  # transformer blocks
     n_head: int = 1  # attention heads
     dropout: float = 0.0  # off by default: it costs ~30% speed on CPU and small data did not need it
+    condition_token: bool = True  # DT: the request is its own token (False: added to the state token)
     action_tokens: bool = True  # DT: past actions in the context (off: states and requests only)
     timestep_embedding: bool = True  # DT: add a learned embedding of the step index within the episode
     max_timestep: int = 1024  # size of the timestep embedding; longer episodes reuse the last entry

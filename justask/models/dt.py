@@ -66,8 +66,9 @@ class DecisionTransformer(nn.Module):
         self.ln_in = nn.LayerNorm(d)
         self.blocks = nn.ModuleList(Block(d, config.n_head, config.dropout) for _ in range(config.n_layer))
         self.ln_out = nn.LayerNorm(d)
-        self.tokens_per_step = 1 + (config.condition is not None) + config.action_tokens
-        self.state_token = int(config.condition is not None)  # position of the state token in a step
+        self.separate_condition = config.condition is not None and config.condition_token
+        self.tokens_per_step = 1 + self.separate_condition + config.action_tokens
+        self.state_token = int(self.separate_condition)  # position of the state token in a step
 
     def forward(
         self,
@@ -85,9 +86,13 @@ class DecisionTransformer(nn.Module):
         if self.embed_timestep is not None:
             time = self.embed_timestep(timesteps.clamp(0, self.config.max_timestep - 1))
         parts = []
+        state = self.embed_state(observations) + time
         if self.embed_condition is not None:
-            parts.append(self.embed_condition(conditions) + time)
-        parts.append(self.embed_state(observations) + time)
+            if self.separate_condition:
+                parts.append(self.embed_condition(conditions) + time)
+            else:
+                state = state + self.embed_condition(conditions)
+        parts.append(state)
         if self.embed_action is not None:
             parts.append(self.embed_action(actions) + time)
         n = self.tokens_per_step

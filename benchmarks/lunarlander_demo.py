@@ -95,7 +95,6 @@ AGENTS = [
     "d3rlpy DiscreteCQL",
     "DT asked high",
     "DT asked best",
-    "RvS asked high",
     "RvS asked best",
 ]
 

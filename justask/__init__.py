@@ -24,17 +24,17 @@ _EXPORTS = {
     "Policy": "justask.policies",
     "RandomPolicy": "justask.policies",
     "noisy": "justask.policies",
-    "collect": "justask.collect",
+    "collect": "justask.collection",
     "return_to_go": "justask.relabel",
     "ConditionSpec": "justask.conditions",
     "ModelConfig": "justask.models",
     "PolicyModel": "justask.models",
-    "TrainConfig": "justask.train",
-    "train": "justask.train",
-    "model_config_for": "justask.train",
+    "TrainConfig": "justask.training",
+    "train": "justask.training",
+    "model_config_for": "justask.training",
     "load_model": "justask.checkpoint",
     "Agent": "justask.agent",
-    "evaluate": "justask.evaluate",
+    "evaluate": "justask.evaluation",
 }
 
 __all__ = ["__version__", *_EXPORTS]

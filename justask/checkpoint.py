@@ -28,12 +28,17 @@ TRAIN_STATE_FILE = "train_state.safetensors"
 RUN_KIND = "policy"  # what config.json's "run_kind" says for a trained policy model
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write(path: Path, write: Any) -> None:
     """Call ``write(tmp_path)`` then move the file to ``path`` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; these are ordinary results
     try:
         write(tmp)
         with open(tmp, "rb") as f:

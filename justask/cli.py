@@ -7,13 +7,15 @@ ends with one line ``justask: error: ...`` and exit status 2.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
 import re
 import shutil
 import sys
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +49,15 @@ def _field_help(cls: type) -> dict[str, str]:
 _SUPPORTED = {int, float, str, bool}
 
 
-def options_from(*classes: type, skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
+def options_from(*classes: type) -> list[inspect.Parameter]:
     """typer options for every simple-typed field of the given dataclasses."""
     params = []
     for cls in classes:
         helps = _field_help(cls)
-        hints = typing_hints(cls)
+        hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             kind = hints.get(f.name)
-            if f.name in skip or kind not in _SUPPORTED:
+            if kind not in _SUPPORTED:
                 continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
             option = typer.Option(
@@ -68,22 +70,16 @@ def options_from(*classes: type, skip: tuple[str, ...] = ()) -> list[inspect.Par
     return params
 
 
-def typing_hints(cls: type) -> dict[str, Any]:
-    import typing
-
-    return typing.get_type_hints(cls)
-
-
 def build(cls: type, values: dict[str, Any]) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def command(name: str, *classes: type, extra: list[inspect.Parameter] | None = None, skip: tuple[str, ...] = ()):
+def command(name: str, *classes: type, extra: list[inspect.Parameter] | None = None):
     """Register ``func(**values)`` as a typer command whose options come from ``classes``."""
 
     def wrap(func: Callable[..., None]) -> Callable[..., None]:
-        params = (extra or []) + options_from(*classes, skip=skip)
+        params = (extra or []) + options_from(*classes)
 
         @functools.wraps(func)
         def runner(**values: Any) -> None:
@@ -113,28 +109,24 @@ def _opt(name: str, default: Any, help: str, annotation: Any) -> inspect.Paramet
     )
 
 
-class _CleanupOnError:
-    """Remove a folder this command created if bad input stops it before anything useful was
-    written (nothing half-written is left behind)."""
-
-    def __init__(self, folder: Path, keep_if: Callable[[], bool] = lambda: False) -> None:
-        self.folder = Path(folder)
-        self.existed = self.folder.exists()
-        self.keep_if = keep_if
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is not None and not self.existed and not self.keep_if():
-            shutil.rmtree(self.folder, ignore_errors=True)
+@contextlib.contextmanager
+def removed_on_error(folder: Path, keep_if: Callable[[], bool] = lambda: False) -> Iterator[None]:
+    """Remove ``folder`` if this command created it and fails before anything worth keeping
+    (``keep_if``) was written: bad input leaves nothing half-written behind."""
+    existed = Path(folder).exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and not keep_if():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 # ---- collect ---------------------------------------------------------------------------------
 @command("collect", CollectConfig)
 def collect_command(**values: Any) -> None:
     """Collect episodes with a population of policies and save them as a Minari dataset."""
-    from justask.collect import collect
+    from justask.collection import collect
     from justask.envs import env_spaces
     from justask.minari_io import is_path, save_minari
     from justask.policies import RandomPolicy
@@ -170,13 +162,13 @@ def train_command(**values: Any) -> None:
 
     from justask.minari_io import is_path, load_minari
     from justask.relabel import RETURN_TO_GO, return_to_go
-    from justask.train import model_config_for, train
+    from justask.training import model_config_for, train
 
     cfg = build(TrainCommandConfig, values)
     train_cfg = build(TrainConfig, values)
-    source = cfg.dataset if (is_path(cfg.dataset) or Path(cfg.dataset).exists()) else cfg.dataset
+    source = cfg.dataset
     if not is_path(source) and Path(source).is_dir():
-        source = "./" + source
+        source = "./" + source  # a relative folder, not a Minari id
     run_dir = Path(cfg.run)
     if cfg.resume and not (run_dir / "config.json").exists():
         raise JustAskError(f"nothing to resume: {run_dir}/config.json not found")
@@ -201,13 +193,13 @@ def train_command(**values: Any) -> None:
             condition_token=cfg.condition_token,
         )
     model_config = model_config_for(episodes, cfg.model, condition, **arch)
-    with _CleanupOnError(run_dir, keep_if=lambda: (run_dir / "train_state.safetensors").exists()):
+    with removed_on_error(run_dir, keep_if=lambda: (run_dir / "train_state.safetensors").exists()):
         train(episodes, model_config, train_cfg, run_dir, resume=cfg.resume, dataset=str(source))
     typer.echo(f"trained {cfg.model} for {train_cfg.steps} steps; run folder: {run_dir}")
 
 
 # ---- ask and eval ----------------------------------------------------------------------------
-def _parse_request(model: Any, return_to_go: str) -> dict[str, Any]:
+def _parse_request(return_to_go: str) -> dict[str, Any]:
     if return_to_go in ("", "best"):
         return {}
     try:
@@ -236,7 +228,7 @@ def ask_command(run: str, return_to_go: str, text: str, action_rule: str, seed: 
 
     config = read_run_config(Path(run))
     model = load_model(run)
-    request = {"text": text} if text else _parse_request(model, return_to_go)
+    request = {"text": text} if text else _parse_request(return_to_go)
     agent = model.ask(action_rule=action_rule, **request)
     env_id = env or config.get("env_id") or ""
     if not env_id:
@@ -268,7 +260,7 @@ def eval_command(
     import numpy as np
 
     from justask.checkpoint import load_model, read_run_config
-    from justask.evaluate import check_spaces, evaluate
+    from justask.evaluation import check_spaces, evaluate
     from justask.report import plot_sweep, results_table, sweep_table, write_report
     from justask.stats import spearman
 
@@ -285,7 +277,7 @@ def eval_command(
         gym.spaces.Discrete(mc.action_dim) if mc.discrete else gym.spaces.Box(-1, 1, (mc.action_dim,), np.float32)
     )
     check_spaces(env_id, obs_space, act_space, f"model {run}")
-    request = _parse_request(model, return_to_go)
+    request = _parse_request(return_to_go)
     rows = []
     for rule in ("argmax", "sample"):
         r = evaluate(env_id, model.ask(action_rule=rule, **request), episodes=episodes, num_envs=num_envs)
@@ -335,7 +327,7 @@ def demo_command(**values: Any) -> None:
 
         if json.loads((out / "config.json").read_text()).get("run_kind") == "demo":
             cfg.overwrite = True  # re-running the demo replaces its own previous folder
-    with _CleanupOnError(out):
+    with removed_on_error(out):
         report = run_demo(cfg)
     typer.echo("\n" + results_table(report["agents"]) + "\n")
     for line in report["findings"]:

@@ -53,10 +53,10 @@ class DemoConfig:
     top_fraction: float = 0.1  # filtered BC trains on this top share of episodes by return
     eval_episodes: int = 500  # evaluation episodes per agent and action rule
     sweep_points: int = 8  # asked returns inside the data's range (plus 2 above its best)
-    sweep_episodes: int = 100  # episodes per asked return
+    sweep_episodes: int = 60  # episodes per asked return
     sweep_models: str = "rvs,dt"  # which return-conditioned models to sweep
     num_envs: int = 100  # envs stepped together during evaluation
-    threads: int = 2  # CPU threads for torch
+    threads: int = 2  # CPU threads for torch while training (acting uses one)
     gif: bool = True  # render a rollout GIF of the DT asked for the best
     overwrite: bool = False  # replace an existing run folder
 

@@ -5,16 +5,25 @@ number of episodes (each slot takes the next episode when it is free) then keeps
 envs through the tail: measured on LunarLander, 200 expert episodes with 200 envs stepped 200k
 env steps to record 50k. Here each slot is a ``gymnasium.make`` env (with its usual wrappers),
 reset with its own seed, and stepped only while it has an episode to run.
+
+With ``processes > 1`` the slots are split into contiguous chunks; the calling process steps
+the first chunk while worker processes step the others at the same time (physics dominates the
+cost of a LunarLander step, and it runs in Python, so one process uses one core).
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing as mp
+from multiprocessing.connection import Connection
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from justask.errors import JustAskError
+
+StepResult = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def check_env_id(env_id: str) -> None:
@@ -35,31 +44,113 @@ def env_spaces(env_id: str, **env_kwargs: Any) -> tuple[gym.Space, gym.Space]:
         env.close()
 
 
-class EnvSlots:
-    def __init__(self, env_id: str, num_envs: int, **env_kwargs: Any) -> None:
-        check_env_id(env_id)
-        self.env_id = env_id
-        self.envs = [gym.make(env_id, **env_kwargs) for _ in range(num_envs)]
-        self.observation_space = self.envs[0].observation_space
-        self.action_space = self.envs[0].action_space
+class _LocalEnvs:
+    """Envs stepped in this process; ``slots`` index into its own list."""
 
-    @property
-    def num_envs(self) -> int:
-        return len(self.envs)
+    def __init__(self, env_id: str, count: int, env_kwargs: dict[str, Any]) -> None:
+        self.envs = [gym.make(env_id, **env_kwargs) for _ in range(count)]
 
     def reset(self, slots: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        """Start new episodes in ``slots`` with the given seeds; their first observations."""
         return np.stack([self.envs[s].reset(seed=int(seed))[0] for s, seed in zip(slots, seeds, strict=True)])
 
-    def step(self, slots: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Step ``slots`` with ``actions``: observations, rewards, terminations, truncations."""
+    def step(self, slots: np.ndarray, actions: np.ndarray) -> StepResult:
         results = [self.envs[s].step(a) for s, a in zip(slots, actions, strict=True)]
-        obs = np.stack([r[0] for r in results])
-        rewards = np.array([r[1] for r in results], dtype=np.float64)
-        terminations = np.array([r[2] for r in results], dtype=bool)
-        truncations = np.array([r[3] for r in results], dtype=bool)
-        return obs, rewards, terminations, truncations
+        return (
+            np.stack([r[0] for r in results]),
+            np.array([r[1] for r in results], dtype=np.float64),
+            np.array([r[2] for r in results], dtype=bool),
+            np.array([r[3] for r in results], dtype=bool),
+        )
 
     def close(self) -> None:
         for env in self.envs:
             env.close()
+
+
+def _worker(conn: Connection, env_id: str, count: int, env_kwargs: dict[str, Any]) -> None:
+    envs = _LocalEnvs(env_id, count, env_kwargs)
+    try:
+        while True:
+            command, slots, payload = conn.recv()
+            if command == "close":
+                break
+            conn.send(envs.reset(slots, payload) if command == "reset" else envs.step(slots, payload))
+    finally:
+        envs.close()
+        conn.close()
+
+
+class EnvSlots:
+    def __init__(self, env_id: str, num_envs: int, processes: int = 1, **env_kwargs: Any) -> None:
+        check_env_id(env_id)
+        self.env_id = env_id
+        self.num_envs = num_envs
+        processes = max(1, min(processes, num_envs))
+        bounds = np.linspace(0, num_envs, processes + 1).round().astype(int)
+        self._starts = bounds[:-1]
+        self._local = _LocalEnvs(env_id, int(bounds[1] - bounds[0]), env_kwargs)
+        self.observation_space = self._local.envs[0].observation_space
+        self.action_space = self._local.envs[0].action_space
+        self._workers: list[tuple[Any, Connection]] = []
+        # fork, like Gymnasium's AsyncVectorEnv on Linux: spawn would re-import the user's main
+        # script. Workers touch only Gymnasium, never torch.
+        context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True):
+            parent, child = context.Pipe()
+            proc = context.Process(target=_worker, args=(child, env_id, int(hi - lo), env_kwargs), daemon=True)
+            proc.start()
+            child.close()
+            self._workers.append((proc, parent))
+
+    def _split(self, slots: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per chunk: (positions in ``slots``, chunk-local slot numbers)."""
+        chunk = np.searchsorted(self._starts, slots, side="right") - 1
+        parts = []
+        for c in range(len(self._starts)):
+            rows = np.flatnonzero(chunk == c)
+            parts.append((rows, slots[rows] - self._starts[c]))
+        return parts
+
+    def _call(self, command: str, slots: np.ndarray, payload: np.ndarray) -> list[Any]:
+        parts = self._split(np.asarray(slots))
+        for (_proc, conn), (rows, local) in zip(self._workers, parts[1:], strict=True):
+            if len(rows):
+                conn.send((command, local, payload[rows]))
+        rows0, local0 = parts[0]
+        results: list[tuple[np.ndarray, Any]] = []
+        if len(rows0):
+            results.append((rows0, getattr(self._local, command)(local0, payload[rows0])))
+        for (_, conn), (rows, _) in zip(self._workers, parts[1:], strict=True):
+            if len(rows):
+                results.append((rows, conn.recv()))
+        return results
+
+    def reset(self, slots: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """Start new episodes in ``slots`` with the given seeds; their first observations."""
+        results = self._call("reset", np.asarray(slots), np.asarray(seeds))
+        obs = np.empty((len(slots), *self.observation_space.shape), dtype=self.observation_space.dtype)
+        for rows, part in results:
+            obs[rows] = part
+        return obs
+
+    def step(self, slots: np.ndarray, actions: np.ndarray) -> StepResult:
+        """Step ``slots`` with ``actions``: observations, rewards, terminations, truncations."""
+        slots = np.asarray(slots)
+        results = self._call("step", slots, np.asarray(actions))
+        n = len(slots)
+        obs = np.empty((n, *self.observation_space.shape), dtype=self.observation_space.dtype)
+        rewards, terminations, truncations = np.empty(n), np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+        for rows, (o, r, te, tr) in results:
+            obs[rows], rewards[rows], terminations[rows], truncations[rows] = o, r, te, tr
+        return obs, rewards, terminations, truncations
+
+    def close(self) -> None:
+        self._local.close()
+        for proc, conn in self._workers:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                conn.send(("close", None, None))
+            conn.close()
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+        self._workers = []

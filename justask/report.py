@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from justask.checkpoint import atomic_write, write_json
-from justask.evaluate import EvalResult
+from justask.evaluation import EvalResult
 from justask.policies import Policy
 
 

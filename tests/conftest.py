@@ -51,7 +51,7 @@ def hand_made_episodes(lengths=(3, 1, 4), obs_dim=2, n_actions=3, seed=0, termin
 @pytest.fixture(scope="session")
 def lunar_episodes():
     """A few real LunarLander episodes from two policies (shared, do not mutate)."""
-    from justask.collect import collect
+    from justask.collection import collect
     from justask.policies import RandomPolicy
     from justask.suites.lunar_lander import LunarLanderExpert
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from justask.collect import collect
+from justask.collection import collect
 from justask.relabel import return_to_go
-from justask.train import model_config_for
+from justask.training import model_config_for
 
 
 @pytest.mark.parametrize("kind", ["dt", "mlp"])
@@ -63,3 +63,12 @@ def test_episodes_end_where_the_env_ends_them(lunar_episodes):
     inner[ends] = False
     assert not (ep.terminations[inner] | ep.truncations[inner]).any()
     ep.validate()
+
+
+def test_envs_stepped_in_two_processes_give_the_same_episodes():
+    from justask.suites.lunar_lander import demo_population
+
+    one = collect("LunarLander-v3", demo_population(1), num_envs=5, seed=4, progress=False)
+    two = collect("LunarLander-v3", demo_population(1), num_envs=5, seed=4, progress=False, processes=2)
+    np.testing.assert_array_equal(one.observations, two.observations)
+    np.testing.assert_array_equal(one.actions, two.actions)

@@ -6,7 +6,7 @@ from conftest import hand_made_episodes
 from justask.models import ModelConfig, PolicyModel
 from justask.relabel import return_to_go
 from justask.sampler import SegmentSampler
-from justask.train import model_config_for
+from justask.training import model_config_for
 
 
 def dt_config(ep, **kw):

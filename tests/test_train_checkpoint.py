@@ -8,7 +8,7 @@ from justask.checkpoint import load_model
 from justask.configs import TrainConfig
 from justask.errors import JustAskError
 from justask.relabel import return_to_go
-from justask.train import model_config_for, train
+from justask.training import model_config_for, train
 
 
 def tiny(ep, kind="dt"):

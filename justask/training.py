@@ -132,7 +132,14 @@ def train(
 
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=start if start else None)
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    bar = tqdm(total=cfg.steps, initial=start, desc=f"train {model_config.kind}", unit="step", disable=not cfg.progress, mininterval=0.5)
+    bar = tqdm(
+        total=cfg.steps,
+        initial=start,
+        desc=f"train {model_config.kind}",
+        unit="step",
+        disable=not cfg.progress,
+        mininterval=0.5,
+    )
     model.train()
     loss_sum = torch.zeros((), device=device)
     sample_s = update_s = 0.0

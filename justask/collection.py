@@ -30,11 +30,12 @@ def collect(
     progress: bool = True,
     env_kwargs: dict[str, Any] | None = None,
     description: str = "collect",
+    processes: int = 1,
 ) -> Episodes:
     """Run each ``(policy, n_episodes)`` of ``population`` for its episodes; return them all.
 
     Episode ``j`` (counting over the population in order) is reset with seed ``seed + j`` and its
-    policy is told that seed. Metadata per episode: ``policy``, ``policy_params``, ``seed``,
+    policy is told that seed. ``processes > 1`` steps the envs in that many processes. Metadata per episode: ``policy``, ``policy_params``, ``seed``,
     ``env_id``.
     """
     jobs = [(member, j) for member, (_, n) in enumerate(population) for j in range(n)]
@@ -45,7 +46,7 @@ def collect(
     # Start jobs interleaved across members so slow and fast policies share the batch.
     order = sorted(range(len(jobs)), key=lambda k: (jobs[k][1], jobs[k][0]))
     num_envs = max(1, min(num_envs, len(jobs)))
-    envs = EnvSlots(env_id, num_envs, **(env_kwargs or {}))
+    envs = EnvSlots(env_id, num_envs, processes=processes, **(env_kwargs or {}))
     try:
         episodes = _run_jobs(envs, policies, jobs, job_seeds, order, progress, description)
     finally:

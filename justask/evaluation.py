@@ -12,7 +12,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from justask.collect import collect
+from justask.collection import collect
 from justask.envs import env_spaces
 from justask.episodes import Episodes
 from justask.errors import JustAskError

@@ -61,6 +61,7 @@ def main() -> None:
         "seeds": args.seeds,
         "config": dataclasses.asdict(DemoConfig(**overrides)),
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
+        "git_commit": _git_commit(),
         "total_s": round(total, 1),
         "per_seed": {str(s): _brief(r) for s, r in reports.items()},
     }
@@ -70,6 +71,17 @@ def main() -> None:
     (results / f"{name}.md").write_text(render(summary))
     _plot(results / f"{name}_sweep.png", reports)
     print(render(summary))
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+    except OSError:
+        return None
 
 
 def _cpus() -> int:

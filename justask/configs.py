@@ -51,11 +51,11 @@ class DemoConfig:
     mlp_batch: int = 256  # MLP batch size
     cql_steps: int = 5000  # d3rlpy DiscreteCQL gradient steps (batch 256)
     top_fraction: float = 0.1  # filtered BC trains on this top share of episodes by return
-    eval_episodes: int = 500  # evaluation episodes per agent and action rule
+    eval_episodes: int = 300  # evaluation episodes per agent and action rule (the larger benchmark: 500)
     sweep_points: int = 8  # asked returns inside the data's range (plus 2 above its best)
     sweep_episodes: int = 60  # episodes per asked return
     sweep_models: str = "rvs,dt"  # which return-conditioned models to sweep
-    num_envs: int = 100  # envs stepped together during evaluation
+    num_envs: int = 250  # envs stepped together during evaluation
     threads: int = 2  # CPU threads for torch while training (acting uses one)
     gif: bool = True  # render a rollout GIF of the DT asked for the best
     overwrite: bool = False  # replace an existing run folder

@@ -8,6 +8,7 @@ is decremented by each reward, as during training (return-to-go).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,8 +27,12 @@ class Agent:
         action_rule: str = "argmax",
         seed: int = 0,
         name: str | None = None,
+        reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.model = model.eval()
+        # For a model trained on learned returns: r̂(states, actions) -> (N,) decrements the
+        # request instead of the env's reward.
+        self.reward_fn = reward_fn
         self.config = model.config
         self.action_rule = action_rule
         self.device = next(model.parameters()).device
@@ -83,9 +88,10 @@ class Agent:
             self._current[slots_t] = self.request
 
     def observe(self, slots: np.ndarray, rewards: np.ndarray) -> None:
-        """Rewards for the last actions: a return request is decremented by them."""
+        """Rewards for the last actions: a return request is decremented by them (with a
+        ``reward_fn``, ``act`` has already decremented it by the learned reward)."""
         spec = self.config.condition
-        if spec is not None and spec.kind == "return":
+        if spec is not None and spec.kind == "return" and self.reward_fn is None:
             slots_t = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=self.device)
             r = torch.as_tensor(np.asarray(rewards), dtype=torch.float32, device=self.device)
             self._current[slots_t, 0] -= r / spec.scale
@@ -119,4 +125,9 @@ class Agent:
         actions = self.model.select_actions(out, self.action_rule, self._generator)
         self._actions[slots_t, pos] = actions.to(self._actions.dtype)
         self._t[slots_t] = t + 1
-        return actions.cpu().numpy()
+        chosen = actions.cpu().numpy()
+        if self.reward_fn is not None and self.config.condition is not None:
+            learned = self.reward_fn(np.asarray(observations), chosen)
+            decrement = torch.as_tensor(learned, dtype=torch.float32, device=self.device)
+            self._current[slots_t, 0] -= decrement / self.config.condition.scale
+        return chosen

@@ -21,7 +21,7 @@ from typing import Any
 
 import typer
 
-from justask.configs import CollectConfig, DemoConfig, TrainCommandConfig, TrainConfig
+from justask.configs import CollectConfig, DemoConfig, DrexConfig, TrainCommandConfig, TrainConfig
 from justask.errors import JustAskError
 
 app = typer.Typer(
@@ -75,8 +75,9 @@ def build(cls: type, values: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def command(name: str, *classes: type, extra: list[inspect.Parameter] | None = None):
-    """Register ``func(**values)`` as a typer command whose options come from ``classes``."""
+def command(name: str, *classes: type, extra: list[inspect.Parameter] | None = None, on: typer.Typer | None = None):
+    """Register ``func(**values)`` as a typer command (on ``app``, or the sub-app ``on``) whose
+    options come from ``classes``."""
 
     def wrap(func: Callable[..., None]) -> Callable[..., None]:
         params = (extra or []) + options_from(*classes)
@@ -90,7 +91,7 @@ def command(name: str, *classes: type, extra: list[inspect.Parameter] | None = N
                 raise typer.Exit(2) from None
 
         runner.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        app.command(name, help=inspect.getdoc(func))(runner)
+        (on or app).command(name, help=inspect.getdoc(func))(runner)
         return func
 
     return wrap
@@ -209,6 +210,16 @@ def _parse_request(return_to_go: str) -> dict[str, Any]:
     return {"return_to_go": value}
 
 
+def _learned_reward_of(run: str, model: Any) -> Any:
+    """The learned reward saved beside a model trained on learned returns (else None)."""
+    spec = model.config.condition
+    if spec is None or spec.info.get("reward") != "learned":
+        return None
+    from justask.rewards import LearnedReward
+
+    return LearnedReward.load(Path(run) / "reward")
+
+
 @command(
     "ask",
     extra=[
@@ -229,7 +240,7 @@ def ask_command(run: str, return_to_go: str, text: str, action_rule: str, seed: 
     config = read_run_config(Path(run))
     model = load_model(run)
     request = {"text": text} if text else _parse_request(return_to_go)
-    agent = model.ask(action_rule=action_rule, **request)
+    agent = model.ask(action_rule=action_rule, reward_fn=_learned_reward_of(run, model), **request)
     env_id = env or config.get("env_id") or ""
     if not env_id:
         raise JustAskError(f"run {run} does not record its env; pass --env")
@@ -279,8 +290,11 @@ def eval_command(
     check_spaces(env_id, obs_space, act_space, f"model {run}")
     request = _parse_request(return_to_go)
     rows = []
+    reward_fn = _learned_reward_of(run, model)
     for rule in ("argmax", "sample"):
-        r = evaluate(env_id, model.ask(action_rule=rule, **request), episodes=episodes, num_envs=num_envs)
+        r = evaluate(
+            env_id, model.ask(action_rule=rule, reward_fn=reward_fn, **request), episodes=episodes, num_envs=num_envs
+        )
         rows.append(r.to_json())
         typer.echo(f"{r.name}: {r.mean:.1f} [{r.ci95[0]:.1f}, {r.ci95[1]:.1f}] over {r.episodes} episodes")
     report: dict[str, Any] = {"run": run, "env_id": env_id, "agents": rows}
@@ -295,7 +309,7 @@ def eval_command(
         for asked in np.linspace(low, high, sweep):
             r = evaluate(
                 env_id,
-                model.ask(action_rule=rule, return_to_go=float(asked)),
+                model.ask(action_rule=rule, return_to_go=float(asked), reward_fn=reward_fn),
                 episodes=sweep_episodes,
                 num_envs=num_envs,
                 progress=False,
@@ -312,21 +326,57 @@ def eval_command(
     typer.echo(f"report: {Path(run) / 'report.md'}")
 
 
-# ---- demo ------------------------------------------------------------------------------------
-@command("demo", DemoConfig)
-def demo_command(**values: Any) -> None:
-    """The LunarLander demo: collect a population's data, relabel with return-to-go, train DT and
-    RvS (and BC, filtered BC, d3rlpy DiscreteCQL), ask for a high return, evaluate and report."""
+# ---- D-REX -----------------------------------------------------------------------------------
+def _run_drex(cfg: DrexConfig) -> None:
+    from justask.methods.drex import run_drex
+    from justask.report import results_table
+
+    out = Path(cfg.out)
+    if _is_own_previous_run(out, "drex"):
+        cfg.overwrite = True
+    with removed_on_error(out):
+        report = run_drex(cfg)
+    typer.echo("\n" + results_table(report["agents"]) + "\n")
+    for line in report["findings"]:
+        typer.echo(f"- {line}")
+    typer.echo(
+        f"\nreport: {out / 'report.md'}\nplots: {out / 'reward_extrapolation.png'}, {out / 'agents.png'}\n"
+        f"total time: {report['timings_s']['total_s']:.0f} s"
+    )
+
+
+@command("drex", DrexConfig)
+def drex_command(**values: Any) -> None:
+    """D-REX: from unlabeled suboptimal demonstrations, learn a reward by ranking noise-injected
+    rollouts of behaviour cloning, then a policy from it (and SB3 PPO with --ppo-steps)."""
+    _run_drex(build(DrexConfig, values))
+
+
+# ---- demos -----------------------------------------------------------------------------------
+demo_app = typer.Typer(
+    help="Quick end-to-end demos, about 10 minutes each on 2 CPU cores. Without a name: lunarlander.",
+    invoke_without_command=True,
+)
+app.add_typer(demo_app, name="demo")
+
+
+def _is_own_previous_run(out: Path, kind: str) -> bool:
+    """A folder that an earlier run of the same demo wrote (re-running replaces it)."""
+    import json
+
+    try:
+        return json.loads((out / "config.json").read_text()).get("run_kind") == kind
+    except (OSError, ValueError):
+        return False
+
+
+def _run_lunarlander(cfg: DemoConfig) -> None:
     from justask.methods.lunarlander_demo import run_demo
     from justask.report import results_table
 
-    cfg = build(DemoConfig, values)
     out = Path(cfg.out)
-    if out.exists() and not cfg.overwrite and (out / "config.json").exists():
-        import json
-
-        if json.loads((out / "config.json").read_text()).get("run_kind") == "demo":
-            cfg.overwrite = True  # re-running the demo replaces its own previous folder
+    if _is_own_previous_run(out, "demo"):
+        cfg.overwrite = True
     with removed_on_error(out):
         report = run_demo(cfg)
     typer.echo("\n" + results_table(report["agents"]) + "\n")
@@ -337,6 +387,30 @@ def demo_command(**values: Any) -> None:
         f"rollout: {out / 'rollout.gif'}\nTensorBoard: tensorboard --logdir {out}\n"
         f"total time: {report['timings_s']['total_s']:.0f} s"
     )
+
+
+@demo_app.callback()
+def demo_default(ctx: typer.Context) -> None:
+    """Without a demo name, run the LunarLander demo on its defaults."""
+    if ctx.invoked_subcommand is None:
+        try:
+            _run_lunarlander(DemoConfig())
+        except JustAskError as exc:
+            typer.echo(f"justask: error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+
+@command("lunarlander", DemoConfig, on=demo_app)
+def demo_lunarlander(**values: Any) -> None:
+    """The LunarLander demo: collect a population's data, relabel with return-to-go, train DT and
+    RvS (and BC, filtered BC, d3rlpy DiscreteCQL), ask for a high return, evaluate and report."""
+    _run_lunarlander(build(DemoConfig, values))
+
+
+@command("drex", DrexConfig, on=demo_app)
+def demo_drex(**values: Any) -> None:
+    """D-REX on LunarLander, quick variant: the built-in demonstrator, no PPO (see `justask drex`)."""
+    _run_drex(build(DrexConfig, values))
 
 
 def main() -> None:

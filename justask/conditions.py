@@ -52,7 +52,9 @@ class ConditionSpec:
         if kind == "return":
             # Ask for a high percentile of the data's episode returns, not its maximum: the top
             # of the range has few episodes behind it, and asking there does no better (pilot).
-            best = [float(np.percentile(episodes.returns(), best_quantile)) / scale]
+            # The column at each episode's first step is that episode's return, in model units.
+            episode_returns = column.reshape(len(column), -1)[episodes.episode_starts, 0].astype(np.float64)
+            best = [float(np.percentile(episode_returns, best_quantile))]
             info["best_quantile"] = best_quantile
         return ConditionSpec(name=name, kind=kind, dim=dim, scale=scale, best=best, info=info)
 

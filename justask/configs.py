@@ -91,3 +91,32 @@ class TrainCommandConfig:
     action_tokens: bool = False  # DT sees its past actions
     condition_token: bool = False  # DT reads the request as its own token (False: added to the state token)
     resume: bool = False  # continue a killed run from its last checkpoint
+
+
+@dataclasses.dataclass
+class DrexConfig:
+    """D-REX: learn a reward from ranked noise-injected rollouts of behaviour cloning, then a
+    policy from that reward. Defaults are the quick variant (about 10 minutes on 2 CPU cores)."""
+
+    out: str = "runs/drex"  # run folder
+    env_id: str = "LunarLander-v3"  # LunarLander-v3 or LunarLanderContinuous-v3
+    demos: str = (
+        ""  # Minari dataset of demonstrations (their rewards are never read); empty: the built-in mediocre demonstrator
+    )
+    demo_episodes: int = 20  # demonstrations to make with the built-in demonstrator
+    seed: int = 0  # seeds data collection and training
+    bc_steps: int = 3000  # gradient steps of behaviour cloning on the demonstrations
+    noise_levels: str = "0.02,0.25,0.5,0.75,1.0"  # epsilon of the noise injected into BC, comma-separated
+    episodes_per_noise: int = 20  # rollouts of BC per noise level
+    reward_steps: int = 3000  # T-REX gradient steps
+    reward_ensemble: int = 3  # reward networks averaged
+    reward_use_actions: bool = False  # the reward scores (state, action) instead of states
+    policy_model: str = "mlp"  # return-conditioned model on learned returns: mlp (RvS) or dt
+    policy_steps: int = 6000  # its gradient steps
+    improve_rounds: int = 0  # rounds of: ask for the best learned return, collect, relabel with r̂, refit
+    ppo_steps: int = 0  # env steps for SB3 PPO on the learned and on the true reward (0: skip)
+    heldout_episodes: int = 30  # held-out rollouts per source for the reward diagnostics
+    eval_episodes: int = 300  # evaluation episodes per agent and action rule
+    num_envs: int = 100  # envs stepped together
+    threads: int = 2  # CPU threads for torch while training
+    overwrite: bool = False  # replace an existing run folder

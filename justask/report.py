@@ -100,7 +100,7 @@ def plot_agents(path: Path, rows: Sequence[dict[str, Any]], title: str = "Mean r
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['name']}" + (f" [{r['action_rule']}]" if r.get("action_rule") else "") for r in rows]
+    labels = [r["name"] for r in rows]
     means = np.array([r["mean"] for r in rows])
     err = np.array([[r["mean"] - r["ci95"][0], r["ci95"][1] - r["mean"]] for r in rows]).T
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.2), dpi=110)
@@ -109,7 +109,7 @@ def plot_agents(path: Path, rows: Sequence[dict[str, Any]], title: str = "Mean r
     ax.barh(y, means, xerr=err, color=colors, capsize=2, alpha=0.85)
     ax.set_yticks(y, labels, fontsize=7)
     ax.axvline(0, color="black", lw=0.6)
-    ax.set_xlabel("mean return (95% CI)")
+    ax.set_xlabel("mean return (bootstrap 95% CI); grey: the dataset's own episodes")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

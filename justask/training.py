@@ -144,6 +144,7 @@ def train(
     loss_sum = torch.zeros((), device=device)
     sample_s = update_s = 0.0
     window_start = time.perf_counter()
+    last_logged = start
     losses: list[float] = []
     for step in range(start, end):
         t0 = time.perf_counter()
@@ -162,7 +163,7 @@ def train(
         update_s += time.perf_counter() - t1
         done = step + 1
         if done % cfg.log_every == 0 or done == end:
-            n = cfg.log_every if done % cfg.log_every == 0 else done % cfg.log_every
+            n, last_logged = done - last_logged, done
             mean_loss = float(loss_sum) / n  # the one GPU sync per log interval
             losses.append(mean_loss)
             elapsed = time.perf_counter() - window_start

@@ -47,9 +47,11 @@ def tiny_run(tmp_path):
     return Path("runs/tiny")
 
 
-@pytest.mark.parametrize("command", ["collect", "train", "ask", "eval", "demo"])
+@pytest.mark.parametrize(
+    "command", ["collect", "train", "ask", "eval", "drex", "demo", "demo lunarlander", "demo drex"]
+)
 def test_every_command_has_help(command):
-    r = run(command, "--help")
+    r = run(*command.split(), "--help")
     assert r.exit_code == 0 and "Usage" in r.output
 
 
@@ -105,7 +107,7 @@ def test_dataset_whose_spaces_do_not_match_the_env():
         ).exit_code
         == 0
     )
-    r = run("demo", "--dataset", "./data/cp", "--out", "runs/demo-x")
+    r = run("demo", "lunarlander", "--dataset", "./data/cp", "--out", "runs/demo-x")
     one_line_error(r, "dataset ./data/cp has observations of shape (4,), env LunarLander-v3 gives (8,)")
     assert not Path("runs/demo-x").exists()
 

@@ -211,7 +211,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
             reference={f"BC ({bc_row['action_rule']})": (bc_row["mean"], *bc_row["ci95"])},
             title=f"{cfg.env_id}: achieved vs asked return",
         )
-    plot_agents(out / "agents.png", rows, title=f"{cfg.env_id}: mean return over {n_eval} episodes")
+    plot_agents(out / "agents.png", rows, title=f"{cfg.env_id}: agents over {n_eval} episodes each, data rows")
     return report
 
 

@@ -5,6 +5,7 @@ normalisation, action scaling, the action head and its likelihood loss, action s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -104,12 +105,22 @@ class PolicyModel(nn.Module):
         return mean * self.action_half_range + self.action_center
 
     # ---- asking ------------------------------------------------------------------------------
-    def ask(self, *, action_rule: str = "argmax", seed: int = 0, name: str | None = None, **request: Any) -> Agent:
+    def ask(
+        self,
+        *,
+        action_rule: str = "argmax",
+        seed: int = 0,
+        name: str | None = None,
+        reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        **request: Any,
+    ) -> Agent:
         """An ``Agent`` acting for what you ask, e.g. ``model.ask(return_to_go=250)``.
 
         With no request, a return-conditioned model asks for the best return its data supports:
         the 95th percentile of the training data's episode returns (``ConditionSpec.best``).
-        An unconditioned model (behaviour cloning) takes no request.
+        An unconditioned model (behaviour cloning) takes no request. A model trained on returns
+        of a learned reward needs that reward as ``reward_fn(observations, actions) -> (N,)``:
+        the request is decremented by it while acting.
         """
         from justask.agent import Agent
 
@@ -128,4 +139,8 @@ class PolicyModel(nn.Module):
                 f"got {', '.join(sorted(wrong))}"
             )
         vector = spec.request(request.get(keyword))
-        return Agent(self, vector, action_rule=action_rule, seed=seed, name=name)
+        if spec.info.get("reward") == "learned" and reward_fn is None:
+            raise JustAskError(
+                f"this model was trained on returns of a learned reward ('{spec.name}'); ask with reward_fn=..."
+            )
+        return Agent(self, vector, action_rule=action_rule, seed=seed, name=name, reward_fn=reward_fn)

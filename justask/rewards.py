@@ -1,0 +1,269 @@
+"""Rewards learned from rankings (T-REX / D-REX): no reward labels, only "this episode is better
+than that one".
+
+A ``RewardNet`` scores states (optionally state-action pairs). It is fitted with the T-REX loss
+(Brown et al. 2019): for a pair of sub-trajectory *snippets* from a better and a worse episode,
+maximise the Bradley-Terry likelihood that the better snippet has the larger predicted return,
+``-log softmax(sum r(better), sum r(worse))[better]``. As in T-REX, the snippet of the better
+episode starts no earlier in its episode than the worse one's, so the model cannot win by
+rewarding progress through time alone.
+
+Rankings come from anywhere: noise levels (D-REX: less noise ranks higher, see
+``ranks_from_metadata``), user-given ranks, or explicit pairwise preferences.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from justask.checkpoint import load_tensors, read_json, save_tensors, write_json
+from justask.episodes import Episodes
+from justask.errors import JustAskError
+
+
+@dataclasses.dataclass
+class RewardConfig:
+    """A reward network and how to fit it to preferences."""
+
+    hidden_sizes: tuple[int, ...] = (64, 64)  # MLP layers of the reward network
+    use_actions: bool = False  # score (state, action) instead of the state alone
+    snippet_min: int = 20  # shortest snippet (steps); shorter episodes give their whole length
+    snippet_max: int = 60  # longest snippet (steps)
+    steps: int = 3000  # gradient steps
+    batch_size: int = 64  # snippet pairs per step
+    learning_rate: float = 3e-4  # Adam learning rate
+    weight_decay: float = 1e-3  # keeps the scale of r̂ in check
+    ensemble: int = 1  # independently seeded nets averaged (the paper used several)
+    seed: int = 0
+
+
+class RewardNet(nn.Module):
+    """r̂(s) or r̂(s, a) for a batch ``(..., obs_dim)`` -> ``(...)``."""
+
+    def __init__(self, obs_dim: int, action_dim: int, discrete: bool, cfg: RewardConfig) -> None:
+        super().__init__()
+        self.discrete, self.action_dim, self.use_actions = discrete, action_dim, cfg.use_actions
+        width = obs_dim + (action_dim if cfg.use_actions else 0)
+        layers: list[nn.Module] = []
+        for hidden in cfg.hidden_sizes:
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU()]
+            width = hidden
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_std", torch.ones(obs_dim))
+
+    def forward(self, observations: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
+        x = (observations - self.obs_mean) / self.obs_std
+        if self.use_actions:
+            if actions is None:
+                raise ValueError("this reward net scores (state, action) pairs: give the actions")
+            a = nn.functional.one_hot(actions.long(), self.action_dim).float() if self.discrete else actions.float()
+            x = torch.cat([x, a], dim=-1)
+        return self.net(x).squeeze(-1)
+
+
+class LearnedReward(nn.Module):
+    """An ensemble of ``RewardNet``s (mean prediction), with the config that built it."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, cfg: RewardConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.obs_dim = int(np.prod(observation_space.shape))
+        discrete = isinstance(action_space, gym.spaces.Discrete)
+        self.action_dim = int(action_space.n) if discrete else int(np.prod(action_space.shape))
+        self.discrete = discrete
+        self.nets = nn.ModuleList(RewardNet(self.obs_dim, self.action_dim, discrete, cfg) for _ in range(cfg.ensemble))
+        # Subtracted from every prediction. The T-REX loss compares snippets of equal length, so
+        # it fixes r̂ only up to a constant; a user of r̂ chooses one (see methods/drex.py).
+        self.register_buffer("offset", torch.zeros(()))
+
+    def forward(self, observations: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack([net(observations, actions) for net in self.nets]).mean(0) - self.offset
+
+    def __call__(self, observations: Any, actions: Any = None) -> Any:
+        """On tensors: the module; on numpy arrays: ``predict`` (so it is a ``reward_fn``)."""
+        if isinstance(observations, np.ndarray):
+            return self.predict(observations, actions if self.config.use_actions else None)
+        return super().__call__(observations, actions)
+
+    @torch.no_grad()
+    def predict(self, observations: np.ndarray, actions: np.ndarray | None = None) -> np.ndarray:
+        """r̂ for ``(N, *obs_shape)`` observations (and actions), ``(N,)`` float64."""
+        obs = torch.as_tensor(np.asarray(observations, dtype=np.float32)).reshape(len(observations), -1)
+        acts = None if actions is None else torch.as_tensor(np.asarray(actions))
+        out = [
+            self(obs[i : i + 65536], None if acts is None else acts[i : i + 65536]) for i in range(0, len(obs), 65536)
+        ]
+        return torch.cat(out).double().numpy() if out else np.zeros(0)
+
+    def step_rewards(self, episodes: Episodes) -> np.ndarray:
+        """r̂ of every step: the score of the state each action was taken in, ``(N,)``."""
+        actions = episodes.actions if self.config.use_actions else None
+        return self.predict(episodes.step_observations(), actions)
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        write_json(
+            folder / "reward_config.json",
+            {
+                "reward": dataclasses.asdict(self.config),
+                "obs_dim": self.obs_dim,
+                "action_dim": self.action_dim,
+                "discrete": self.discrete,
+            },
+        )
+        save_tensors(folder / "reward.safetensors", self.state_dict())
+
+    @staticmethod
+    def load(folder: Path) -> LearnedReward:
+        folder = Path(folder)
+        meta = read_json(folder / "reward_config.json", f"learned reward in {folder}")
+        cfg_data = dict(meta["reward"])
+        cfg_data["hidden_sizes"] = tuple(cfg_data["hidden_sizes"])
+        cfg = RewardConfig(**cfg_data)
+        obs_space = gym.spaces.Box(-np.inf, np.inf, (meta["obs_dim"],), np.float32)
+        act_space = (
+            gym.spaces.Discrete(meta["action_dim"])
+            if meta["discrete"]
+            else gym.spaces.Box(-1, 1, (meta["action_dim"],), np.float32)
+        )
+        model = LearnedReward(obs_space, act_space, cfg)
+        from justask.checkpoint import load_state_checked
+
+        load_state_checked(
+            model,
+            load_tensors(folder / "reward.safetensors", f"learned reward in {folder}"),
+            f"learned reward in {folder}",
+        )
+        return model.eval()
+
+
+# ---- rankings and preferences ---------------------------------------------------------------------
+def ranks_from_metadata(episodes: Episodes, key: str = "noise_eps", lower_is_better: bool = True) -> np.ndarray:
+    """A rank per episode from a metadata value (D-REX: ``noise_eps``, less noise is better).
+    Higher rank = better. Episodes without the key are an error."""
+    values = []
+    for i, meta in enumerate(episodes.metadata):
+        value = meta.get(key, (meta.get("policy_params") or {}).get(key))
+        if value is None:
+            raise JustAskError(f"episode {i} has no metadata '{key}' to rank by")
+        values.append(float(value))
+    values_arr = np.asarray(values)
+    return -values_arr if lower_is_better else values_arr
+
+
+def preference_pairs(ranks: Sequence[float] | np.ndarray) -> np.ndarray:
+    """All ``(better, worse)`` episode index pairs with strictly different ranks, ``(P, 2)``."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    better, worse = np.nonzero(ranks[:, None] > ranks[None, :])
+    return np.stack([better, worse], axis=1).astype(np.int64)
+
+
+def check_pairs(pairs: np.ndarray, num_episodes: int) -> np.ndarray:
+    pairs = np.asarray(pairs, dtype=np.int64)
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise JustAskError(f"preferences must be (better, worse) index pairs, got an array of shape {pairs.shape}")
+    if len(pairs) == 0:
+        raise JustAskError("no preferences: a reward needs at least one pair of episodes ranked differently")
+    if pairs.min() < 0 or pairs.max() >= num_episodes:
+        raise JustAskError(f"a preference names an episode outside 0..{num_episodes - 1}")
+    if (pairs[:, 0] == pairs[:, 1]).any():
+        raise JustAskError("a preference compares an episode with itself")
+    return pairs
+
+
+# ---- fitting -----------------------------------------------------------------------------------
+class _SnippetSampler:
+    """Pairs of equal-length snippets (better, worse) cut on the device, T-REX style."""
+
+    def __init__(self, episodes: Episodes, pairs: np.ndarray, cfg: RewardConfig, device: torch.device) -> None:
+        self.observations = torch.as_tensor(
+            episodes.step_observations().reshape(episodes.num_steps, -1).astype(np.float32), device=device
+        )
+        self.actions = torch.as_tensor(episodes.actions, device=device)
+        self.starts = torch.as_tensor(episodes.episode_starts, device=device)
+        self.lengths = torch.as_tensor(episodes.lengths, device=device)
+        self.pairs = torch.as_tensor(pairs, device=device)
+        self.cfg = cfg
+        self.device = device
+
+    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Step indices ``(B, L)`` of better and worse snippets and a mask ``(B, L)``."""
+        g, dev = generator, self.device
+        chosen = self.pairs[torch.randint(len(self.pairs), (batch,), generator=g, device=dev)]
+        better, worse = chosen[:, 0], chosen[:, 1]
+        lb, lw = self.lengths[better], self.lengths[worse]
+        shortest = torch.minimum(lb, lw)
+        want = torch.randint(self.cfg.snippet_min, self.cfg.snippet_max + 1, (batch,), generator=g, device=dev)
+        length = torch.minimum(want, shortest)  # (B,)
+        # worse snippet starts at tw in [0, lw - length]; better at tb in [tw, lb - length] (T-REX)
+        u1, u2 = torch.rand(batch, generator=g, device=dev), torch.rand(batch, generator=g, device=dev)
+        tw = (u1 * (lw - length + 1).float()).long().clamp(max=(lw - length))
+        tw = torch.minimum(tw, lb - length)
+        tb = tw + (u2 * (lb - length - tw + 1).float()).long().clamp(max=(lb - length - tw))
+        steps = torch.arange(self.cfg.snippet_max, device=dev)
+        mask = steps[None, :] < length[:, None]
+        idx_b = self.starts[better, None] + tb[:, None] + steps[None, :]
+        idx_w = self.starts[worse, None] + tw[:, None] + steps[None, :]
+        limit = self.observations.shape[0] - 1
+        return idx_b.clamp(max=limit), idx_w.clamp(max=limit), mask
+
+
+def train_reward(
+    episodes: Episodes,
+    pairs: np.ndarray,
+    cfg: RewardConfig | None = None,
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[LearnedReward, dict[str, Any]]:
+    """Fit a ``LearnedReward`` to ``(better, worse)`` episode pairs; returns it and a log
+    (final loss, pairwise accuracy on sampled snippets)."""
+    from tqdm.auto import tqdm
+
+    cfg = cfg or RewardConfig()
+    pairs = check_pairs(pairs, episodes.num_episodes)
+    dev = torch.device(device)
+    torch.manual_seed(cfg.seed)
+    model = LearnedReward(episodes.observation_space, episodes.action_space, cfg).to(dev)
+    obs = episodes.step_observations().reshape(episodes.num_steps, -1).astype(np.float64)
+    for net in model.nets:
+        net.obs_mean.copy_(torch.as_tensor(obs.mean(0), dtype=torch.float32))
+        net.obs_std.copy_(torch.as_tensor(obs.std(0) + 1e-6, dtype=torch.float32).clamp(min=1e-3))
+    sampler = _SnippetSampler(episodes, pairs, cfg, dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    generator = torch.Generator(device=dev)
+    generator.manual_seed(cfg.seed + 1)
+    losses, accuracies = [], []
+    for _ in tqdm(range(cfg.steps), desc="reward (T-REX)", disable=not progress, leave=False, mininterval=0.5):
+        idx_b, idx_w, mask = sampler.sample(cfg.batch_size, generator)
+        acts_b = sampler.actions[idx_b] if cfg.use_actions else None
+        acts_w = sampler.actions[idx_w] if cfg.use_actions else None
+        # each ensemble member gets the same snippets; their losses add up
+        loss = torch.zeros((), device=dev)
+        for net in model.nets:
+            ret_b = (net(sampler.observations[idx_b], acts_b) * mask).sum(1)
+            ret_w = (net(sampler.observations[idx_w], acts_w) * mask).sum(1)
+            logits = torch.stack([ret_b, ret_w], dim=1)
+            loss = loss + nn.functional.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=dev))
+            accuracies.append((ret_b > ret_w).float().mean())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+    tail = max(1, len(losses) // 10)
+    log = {
+        "final_loss": float(torch.stack(losses[-tail:]).mean()) / len(model.nets),
+        "final_snippet_accuracy": float(torch.stack(accuracies[-tail * len(model.nets) :]).mean()),
+        "pairs": int(len(pairs)),
+    }
+    return model.eval(), log

@@ -1,0 +1,129 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from conftest import hand_made_episodes
+
+from justask.episodes import Episodes
+from justask.errors import JustAskError
+from justask.relabel import return_to_go
+from justask.rewards import RewardConfig, preference_pairs, ranks_from_metadata, train_reward
+
+
+def test_noise_ranking_pairs_put_less_noise_first():
+    ep = hand_made_episodes((2,) * 6)
+    noise = [0.5, 0.02, 1.0, 0.25, 0.02, 0.75]
+    for meta, eps in zip(ep.metadata, noise, strict=True):
+        meta["policy_params"] = {"noise_eps": eps}
+    pairs = preference_pairs(ranks_from_metadata(ep, "noise_eps"))
+    assert len(pairs) == 14  # 15 pairs of 6 episodes minus the one tie (0.02, 0.02)
+    for better, worse in pairs:
+        assert noise[better] < noise[worse]
+    with pytest.raises(JustAskError, match="episode 0 has no metadata 'speed'"):
+        ranks_from_metadata(ep, "speed")
+
+
+def toy_episodes(n: int, seed: int) -> Episodes:
+    """1-D walks: reward = position, so the true return ranks the walks."""
+    rng = np.random.default_rng(seed)
+    eps = []
+    for _ in range(n):
+        length = int(rng.integers(30, 60))
+        drift = rng.normal(0, 0.1)
+        pos = np.cumsum(np.concatenate([[rng.normal()], drift + 0.05 * rng.normal(size=length)]))
+        obs = np.stack([pos, rng.normal(size=length + 1)], axis=1).astype(np.float32)  # a noise feature too
+        term = np.zeros(length, dtype=bool)
+        term[-1] = True
+        eps.append({"observations": obs, "actions": np.zeros(length, dtype=np.int64), "rewards": obs[:-1, 0],
+                    "terminations": term, "truncations": np.zeros(length, dtype=bool)})
+    space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    return Episodes.from_episode_list(eps, space, gym.spaces.Discrete(2))
+
+
+def test_trex_loss_learns_a_reward_whose_order_matches_the_true_one():
+    from scipy.stats import spearmanr
+
+    train_eps, test_eps = toy_episodes(40, 0), toy_episodes(30, 1)
+    pairs = preference_pairs(train_eps.returns())  # ranks only: the learner never sees rewards
+    unlabeled = Episodes.from_episode_list(
+        [{**train_eps.episode(i), "rewards": np.zeros(train_eps.lengths[i])} for i in range(train_eps.num_episodes)],
+        train_eps.observation_space, train_eps.action_space,
+    )
+    reward, log = train_reward(unlabeled, pairs, RewardConfig(steps=300, snippet_min=5, snippet_max=20, hidden_sizes=(16,)), progress=False)
+    learned = np.add.reduceat(reward.step_rewards(test_eps), test_eps.episode_starts)
+    assert spearmanr(learned, test_eps.returns()).statistic > 0.9
+    assert log["final_snippet_accuracy"] > 0.8
+    # per state, r̂ increases with position and ignores the noise feature
+    grid = np.stack([np.linspace(-2, 2, 9), np.zeros(9)], axis=1)
+    assert (np.diff(reward.predict(grid)) > 0).all()
+
+
+def test_learned_return_relabeling_and_acting():
+    ep = hand_made_episodes((3, 2))  # obs = [episode, t]
+    learned = ep.step_observations()[:, 1] * 2.0  # a "learned" reward: 2 * t
+    out = return_to_go(ep, scale=2.0, name="learned_return_to_go", rewards=learned, reward="learned")
+    # episode 0: r̂ = 0, 2, 4 -> rtg 6, 6, 4; episode 1: r̂ = 0, 2 -> rtg 2, 2; divided by the scale
+    np.testing.assert_allclose(out.conditions["learned_return_to_go"][:, 0], np.array([6, 6, 4, 2, 2]) / 2.0)
+    assert out.condition_info["learned_return_to_go"]["reward"] == "learned"
+
+    from justask.models import PolicyModel
+    from justask.training import model_config_for
+
+    model = PolicyModel(model_config_for(out, "mlp", "learned_return_to_go", hidden_sizes=[8]))
+    with pytest.raises(JustAskError, match="learned reward"):
+        model.ask(return_to_go=5.0)
+    agent = model.ask(return_to_go=5.0, reward_fn=lambda obs, act: obs[:, 1] * 2.0)
+    agent.reset(np.array([0]))
+    agent.act(np.array([[0.0, 1.5]], dtype=np.float32), np.array([0]))
+    agent.observe(np.array([0]), np.array([100.0]))  # the env's reward is ignored
+    torch.testing.assert_close(agent._current[0, 0], torch.tensor((5.0 - 3.0) / 2.0))
+
+
+def test_demonstrations_that_do_not_fit_or_are_too_few():
+    from justask.collection import collect
+    from justask.methods.drex import check_demos
+    from justask.policies import RandomPolicy
+
+    cartpole = collect("CartPole-v1", [(RandomPolicy(gym.spaces.Discrete(2)), 3)], num_envs=3, progress=False)
+    with pytest.raises(JustAskError, match="observations of shape \\(4,\\), env LunarLander-v3 gives \\(8,\\)"):
+        check_demos(cartpole, "LunarLander-v3", "cartpole")
+    lunar = collect("LunarLander-v3", [(RandomPolicy(gym.spaces.Discrete(4)), 2)], num_envs=2, progress=False)
+    with pytest.raises(JustAskError, match="1 episode\\(s\\); D-REX needs at least 2"):
+        check_demos(lunar.select([0]), "LunarLander-v3", "one")
+
+
+def test_demonstrations_all_of_one_length_get_a_note(capsys):
+    from justask.methods.drex import check_demos
+
+    ep = hand_made_episodes((4, 4, 4), obs_dim=8, n_actions=4)
+    check_demos(ep, "LunarLander-v3", "equal")
+    assert "all 3 demonstrations last 4 steps" in capsys.readouterr().out
+
+
+def test_tiny_drex_run_writes_its_report():
+    from justask.configs import DrexConfig
+    from justask.methods.drex import run_drex
+
+    cfg = DrexConfig(out="runs/drex", demo_episodes=4, bc_steps=30, episodes_per_noise=3, reward_steps=30,
+                     reward_ensemble=2, policy_steps=30, improve_rounds=1, heldout_episodes=3, eval_episodes=4, num_envs=4)
+    report = run_drex(cfg)
+    names = {a["name"].split("/")[0] for a in report["agents"]}
+    assert {"demonstrations (true return)", "BC", "D-REX-MLP asked best", "D-REX-MLP asked high"} <= names
+    diag = report["reward"]["diagnostics"]
+    assert diag["episodes"] == 12 and -1 <= diag["spearman"] <= 1
+    assert report["env_steps"]["improve_round1"] > 0
+    from pathlib import Path
+
+    for name in ("report.json", "report.md", "reward_extrapolation.png", "agents.png", "reward/reward.safetensors"):
+        assert (Path("runs/drex") / name).exists(), name
+    from justask.rewards import LearnedReward
+
+    assert LearnedReward.load(Path("runs/drex/reward")).predict(np.zeros((3, 8))).shape == (3,)
+    # the policy folder carries its reward, so the CLI can ask it directly
+    from typer.testing import CliRunner
+
+    from justask.cli import app
+
+    result = CliRunner().invoke(app, ["ask", "runs/drex/policy-round1", "--gif", "drex.gif"])
+    assert result.exit_code == 0, result.output
+    assert Path("drex.gif").is_file()

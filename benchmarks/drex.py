@@ -54,12 +54,27 @@ def main() -> None:
             key = f"{env_id}-seed{seed}"
             cfg = DrexConfig(out=f"{args.out}/{key}", env_id=env_id, seed=seed, overwrite=True, **overrides)
             report = run_drex(cfg)
-            reports[key] = {k: report[k] for k in ("demonstrations", "reward", "env_steps", "agents", "findings", "timings_s", "asked_learned_return")}
-            shutil.copyfile(Path(cfg.out) / "reward_extrapolation.png", results / f"drex_{env_id}_seed{seed}_reward.png")
+            reports[key] = {
+                k: report[k]
+                for k in (
+                    "demonstrations",
+                    "reward",
+                    "env_steps",
+                    "agents",
+                    "findings",
+                    "timings_s",
+                    "asked_learned_return",
+                )
+            }
+            shutil.copyfile(
+                Path(cfg.out) / "reward_extrapolation.png", results / f"drex_{env_id}_seed{seed}_reward.png"
+            )
     summary = {
         "command": ("python benchmarks/drex.py " + " ".join(sys.argv[1:])).strip(),
         "config": dataclasses.asdict(DrexConfig(**overrides)),
-        "git_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip(),
+        "git_commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip(),
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "total_s": round(time.perf_counter() - started, 1),
         "runs": reports,
@@ -104,7 +119,9 @@ def render(summary: dict) -> str:
             verdict = "above" if lo > d["best_return"] else "below" if hi < d["best_return"] else "CI covers it"
             lines.append(f"| {prefix} | {a['action_rule']} | {a['mean']:.1f} | [{lo:.1f}, {hi:.1f}] | {verdict} |")
         if expert:
-            lines.append(f"| expert (never shown; reference) | — | {expert['mean']:.1f} | [{expert['ci95'][0]:.1f}, {expert['ci95'][1]:.1f}] | — |")
+            lines.append(
+                f"| expert (never shown; reference) | — | {expert['mean']:.1f} | [{expert['ci95'][0]:.1f}, {expert['ci95'][1]:.1f}] | — |"
+            )
         lines += ["", *[f"- {f}" for f in run["findings"]], ""]
     return "\n".join(lines) + "\n"
 

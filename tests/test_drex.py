@@ -34,8 +34,15 @@ def toy_episodes(n: int, seed: int) -> Episodes:
         obs = np.stack([pos, rng.normal(size=length + 1)], axis=1).astype(np.float32)  # a noise feature too
         term = np.zeros(length, dtype=bool)
         term[-1] = True
-        eps.append({"observations": obs, "actions": np.zeros(length, dtype=np.int64), "rewards": obs[:-1, 0],
-                    "terminations": term, "truncations": np.zeros(length, dtype=bool)})
+        eps.append(
+            {
+                "observations": obs,
+                "actions": np.zeros(length, dtype=np.int64),
+                "rewards": obs[:-1, 0],
+                "terminations": term,
+                "truncations": np.zeros(length, dtype=bool),
+            }
+        )
     space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
     return Episodes.from_episode_list(eps, space, gym.spaces.Discrete(2))
 
@@ -47,9 +54,12 @@ def test_trex_loss_learns_a_reward_whose_order_matches_the_true_one():
     pairs = preference_pairs(train_eps.returns())  # ranks only: the learner never sees rewards
     unlabeled = Episodes.from_episode_list(
         [{**train_eps.episode(i), "rewards": np.zeros(train_eps.lengths[i])} for i in range(train_eps.num_episodes)],
-        train_eps.observation_space, train_eps.action_space,
+        train_eps.observation_space,
+        train_eps.action_space,
     )
-    reward, log = train_reward(unlabeled, pairs, RewardConfig(steps=300, snippet_min=5, snippet_max=20, hidden_sizes=(16,)), progress=False)
+    reward, log = train_reward(
+        unlabeled, pairs, RewardConfig(steps=300, snippet_min=5, snippet_max=20, hidden_sizes=(16,)), progress=False
+    )
     learned = np.add.reduceat(reward.step_rewards(test_eps), test_eps.episode_starts)
     assert spearmanr(learned, test_eps.returns()).statistic > 0.9
     assert log["final_snippet_accuracy"] > 0.8
@@ -104,8 +114,19 @@ def test_tiny_drex_run_writes_its_report():
     from justask.configs import DrexConfig
     from justask.methods.drex import run_drex
 
-    cfg = DrexConfig(out="runs/drex", demo_episodes=4, bc_steps=30, episodes_per_noise=3, reward_steps=30,
-                     reward_ensemble=2, policy_steps=30, improve_rounds=1, heldout_episodes=3, eval_episodes=4, num_envs=4)
+    cfg = DrexConfig(
+        out="runs/drex",
+        demo_episodes=4,
+        bc_steps=30,
+        episodes_per_noise=3,
+        reward_steps=30,
+        reward_ensemble=2,
+        policy_steps=30,
+        improve_rounds=1,
+        heldout_episodes=3,
+        eval_episodes=4,
+        num_envs=4,
+    )
     report = run_drex(cfg)
     names = {a["name"].split("/")[0] for a in report["agents"]}
     assert {"demonstrations (true return)", "BC", "D-REX-MLP asked best", "D-REX-MLP asked high"} <= names

@@ -115,6 +115,7 @@ class DrexConfig:
     policy_steps: int = 6000  # its gradient steps
     improve_rounds: int = 0  # rounds of: ask for the best learned return, collect, relabel with r̂, refit
     ppo_steps: int = 0  # env steps for SB3 PPO on the learned and on the true reward (0: skip)
+    ppo_pessimism: float = 1.0  # PPO's reward: r̂ minus this many ensemble standard deviations
     heldout_episodes: int = 30  # held-out rollouts per source for the reward diagnostics
     eval_episodes: int = 300  # evaluation episodes per agent and action rule
     num_envs: int = 100  # envs stepped together

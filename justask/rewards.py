@@ -96,13 +96,22 @@ class LearnedReward(nn.Module):
         return super().__call__(observations, actions)
 
     @torch.no_grad()
-    def predict(self, observations: np.ndarray, actions: np.ndarray | None = None) -> np.ndarray:
-        """r̂ for ``(N, *obs_shape)`` observations (and actions), ``(N,)`` float64."""
+    def predict(
+        self, observations: np.ndarray, actions: np.ndarray | None = None, pessimism: float = 0.0
+    ) -> np.ndarray:
+        """r̂ for ``(N, *obs_shape)`` observations (and actions), ``(N,)`` float64. With
+        ``pessimism`` λ > 0: the ensemble mean minus λ times its standard deviation, lower where
+        the members disagree (states unlike the ranked data)."""
         obs = torch.as_tensor(np.asarray(observations, dtype=np.float32)).reshape(len(observations), -1)
         acts = None if actions is None else torch.as_tensor(np.asarray(actions))
-        out = [
-            self(obs[i : i + 65536], None if acts is None else acts[i : i + 65536]) for i in range(0, len(obs), 65536)
-        ]
+        out = []
+        for i in range(0, len(obs), 65536):
+            a = None if acts is None else acts[i : i + 65536]
+            members = torch.stack([net(obs[i : i + 65536], a) for net in self.nets])
+            value = members.mean(0) - self.offset
+            if pessimism and len(self.nets) > 1:
+                value = value - pessimism * members.std(0)
+            out.append(value)
         return torch.cat(out).double().numpy() if out else np.zeros(0)
 
     def step_rewards(self, episodes: Episodes) -> np.ndarray:
@@ -267,3 +276,34 @@ def train_reward(
         "pairs": int(len(pairs)),
     }
     return model.eval(), log
+
+
+def fit_offset(reward: LearnedReward, episodes: Episodes, pairs: np.ndarray) -> tuple[float, float]:
+    """The per-step constant to subtract from r̂, fitted to whole-episode preferences.
+
+    The T-REX loss compares snippets of equal length, so it leaves r̂ free up to a constant c —
+    and c decides how episode length counts: ``sum(r̂) - c * T``. Whole episodes of different
+    lengths do pin it down: choose the c under which the most ranked pairs of *whole* episodes
+    come out in order. Returns (c, that pairwise accuracy). Uses only the ranked data.
+    """
+    pairs = check_pairs(pairs, episodes.num_episodes)
+    saved = float(reward.offset)
+    reward.offset.zero_()
+    try:
+        sums = np.add.reduceat(reward.step_rewards(episodes), episodes.episode_starts)
+    finally:
+        reward.offset.fill_(saved)
+    lengths = episodes.lengths.astype(np.float64)
+    ds = sums[pairs[:, 0]] - sums[pairs[:, 1]]  # in order iff ds > c * dt
+    dt = lengths[pairs[:, 0]] - lengths[pairs[:, 1]]
+    moving = dt != 0
+    candidates = np.unique(ds[moving] / dt[moving]) if moving.any() else np.zeros(1)
+    # test between and beyond the breakpoints
+    mids = np.concatenate([[candidates[0] - 1.0], (candidates[:-1] + candidates[1:]) / 2, [candidates[-1] + 1.0]])
+    best_c, best_acc = 0.0, -1.0
+    for chunk in np.array_split(mids, max(1, len(mids) // 512)):
+        acc = (ds[None, :] > chunk[:, None] * dt[None, :]).mean(axis=1)
+        i = int(np.argmax(acc))
+        if acc[i] > best_acc:
+            best_c, best_acc = float(chunk[i]), float(acc[i])
+    return best_c, best_acc

@@ -148,3 +148,37 @@ def test_tiny_drex_run_writes_its_report():
     result = CliRunner().invoke(app, ["ask", "runs/drex/policy-round1", "--gif", "drex.gif"])
     assert result.exit_code == 0, result.output
     assert Path("drex.gif").is_file()
+
+
+def test_ppo_sees_the_learned_reward_of_the_state_it_acted_in():
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from justask.peers.sb3_peer import learned_reward_vec_env
+
+    seen = []
+
+    def reward_fn(obs, actions):
+        seen.append(obs.copy())
+        return obs[:, 0] * 10 + actions
+
+    venv = learned_reward_vec_env(make_vec_env("LunarLander-v3", n_envs=2, seed=0), reward_fn, offset=1.0, scale=2.0)
+    first = venv.reset()
+    obs, rewards, dones, infos = venv.step(np.array([1, 3]))
+    np.testing.assert_allclose(seen[0], first)  # the state each action was taken in
+    np.testing.assert_allclose(rewards, (first[:, 0] * 10 + np.array([1, 3]) - 1.0) / 2.0, rtol=1e-5)
+    assert all("true_reward" in info for info in infos)
+    venv.step(np.array([0, 0]))
+    np.testing.assert_allclose(seen[1], obs)
+
+
+@pytest.mark.parametrize("shorter_is_better", [True, False])
+def test_offset_is_fitted_to_whole_episode_preferences(shorter_is_better):
+    from justask.rewards import LearnedReward, fit_offset
+
+    ep = hand_made_episodes((10, 20, 30, 40))
+    reward = LearnedReward(ep.observation_space, ep.action_space, RewardConfig(hidden_sizes=(4,)))
+    reward.step_rewards = lambda episodes: np.ones(episodes.num_steps)  # r̂ = 1 per step, before the offset
+    ranks = -ep.lengths if shorter_is_better else ep.lengths
+    c, accuracy = fit_offset(reward, ep, preference_pairs(ranks))
+    assert accuracy == 1.0
+    assert (c > 1.0) if shorter_is_better else (c < 1.0)  # sum(r̂ - c) = (1 - c) * T orders them right

@@ -32,7 +32,7 @@ from justask.minari_io import load_minari, save_minari
 from justask.policies import RandomPolicy, noisy
 from justask.relabel import return_to_go
 from justask.report import plot_agents, results_table, write_report
-from justask.rewards import RewardConfig, preference_pairs, train_reward
+from justask.rewards import RewardConfig, fit_offset, preference_pairs, ranks_from_metadata, train_reward
 from justask.stats import bootstrap_ci
 from justask.suites.lunar_lander import LunarLanderExpert, mediocre_demonstrator
 from justask.training import model_config_for, train
@@ -62,10 +62,6 @@ def check_demos(demos: Episodes, env_id: str, source: str) -> None:
 def without_rewards(episodes: Episodes) -> Episodes:
     """The same episodes with rewards zeroed: what the learner is allowed to see."""
     return dataclasses.replace(episodes, rewards=np.zeros_like(episodes.rewards))
-
-
-def noise_of(episodes: Episodes) -> np.ndarray:
-    return np.array([float(m.get("policy_params", {}).get("noise_eps", 0.0)) for m in episodes.metadata])
 
 
 def run_drex(cfg: DrexConfig) -> dict[str, Any]:
@@ -121,7 +117,7 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     ranked = Episodes.concatenate([_plain(demos_seen), _plain(without_rewards(rollouts))])
     # less noise ranks higher; the demonstrations rank above every rollout
-    ranks = np.concatenate([np.full(demos.num_episodes, 1.0), -noise_of(rollouts)])
+    ranks = np.concatenate([np.full(demos.num_episodes, 1.0), ranks_from_metadata(rollouts, "noise_eps")])
     pairs = preference_pairs(ranks)
     reward_cfg = RewardConfig(
         steps=cfg.reward_steps, ensemble=cfg.reward_ensemble, use_actions=cfg.reward_use_actions, seed=cfg.seed
@@ -130,11 +126,12 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
     timings["reward_s"] = time.perf_counter() - t0
     _log(f"reward: {len(pairs)} ranked pairs, snippet accuracy {reward_log['final_snippet_accuracy']:.2f}")
 
-    # T-REX compares snippets of equal length, so r̂ is defined only up to a constant. The
-    # constant decides whether surviving pays: mean-centred, PPO on r̂ learned to crash at once
-    # (-133 true return after 300k steps). Anchor r̂ at its lowest value on the ranked data, so
-    # no seen state is penalised for existing.
-    anchor = float(reward.step_rewards(ranked).min())
+    # T-REX compares snippets of equal length, so r̂ is defined only up to a per-step constant,
+    # and the constant decides how episode length counts (mean-centred r̂ taught PPO to crash at
+    # once in a pilot; anchored at its minimum, random flailing outscored the demonstrations).
+    # Fit it to the whole-episode preferences, which differ in length.
+    anchor, whole_episode_accuracy = fit_offset(reward, ranked, pairs)
+    reward_log["whole_episode_pair_accuracy"] = whole_episode_accuracy
     reward.offset.fill_(anchor)
     reward.save(out / "reward")
     reward_fn = reward  # r̂(observations, actions) -> (N,), anchored
@@ -229,14 +226,24 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
     if cfg.ppo_steps > 0:
         from justask.peers.sb3_peer import train_ppo
 
-        for label, fn in (("PPO on learned reward", reward_fn), ("PPO on true reward", None)):
+        # PPO is free to go where the ranked data never went, and there r̂ is a guess: it found
+        # states of high r̂ and -1795 true return in a pilot. So it optimises a guarded r̂: the
+        # ensemble mean minus its spread, clipped to the range r̂ takes on the ranked data.
+        seen = reward.step_rewards(ranked)
+        low, high_step = float(seen.min()), float(seen.max())  # r̂'s range on the ranked data
+
+        def guarded_reward(obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+            acts = actions if cfg.reward_use_actions else None
+            return np.clip(reward.predict(obs, acts, pessimism=cfg.ppo_pessimism), low, high_step)
+
+        for label, fn in (("PPO on learned reward", guarded_reward), ("PPO on true reward", None)):
             t0 = time.perf_counter()
             ppo_models[label] = train_ppo(
                 cfg.env_id,
                 cfg.ppo_steps,
                 seed=cfg.seed,
                 reward_fn=fn,
-                reward_scale=float(np.std(learned_rewards)) or 1.0 if fn else 1.0,
+                reward_scale=float(np.std(seen)) or 1.0 if fn else 1.0,
             )
             timings[f"{label}_s"] = time.perf_counter() - t0
             env_steps[label] = cfg.ppo_steps

@@ -13,7 +13,6 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from justask.errors import JustAskError
@@ -23,33 +22,32 @@ ZOO_PPO_LUNARLANDER = dict(
 )
 
 
-class LearnedRewardWrapper(gym.Wrapper):
-    """Replaces the env's reward by ``reward_fn(obs, action)`` of the state the action was taken
-    in (shifted and scaled by ``offset`` and ``scale``); the true reward stays in
+def learned_reward_vec_env(
+    venv: Any, reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], offset: float, scale: float
+) -> Any:
+    """Wrap an SB3 VecEnv so its reward is ``(reward_fn(obs, action) - offset) / scale`` of the
+    state each action was taken in, computed for all envs in one call; the true reward stays in
     ``info["true_reward"]``."""
+    from stable_baselines3.common.vec_env import VecEnvWrapper
 
-    def __init__(
-        self,
-        env: gym.Env,
-        reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
-        offset: float = 0.0,
-        scale: float = 1.0,
-    ) -> None:
-        super().__init__(env)
-        self.reward_fn, self.offset, self.scale = reward_fn, offset, scale
-        self._last_obs: np.ndarray | None = None
+    class LearnedRewardVecEnv(VecEnvWrapper):
+        def reset(self) -> Any:
+            self._last_obs = self.venv.reset()
+            return self._last_obs
 
-    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
-        obs, info = self.env.reset(**kwargs)
-        self._last_obs = np.asarray(obs)
-        return obs, info
+        def step_async(self, actions: np.ndarray) -> None:
+            self._actions = actions
+            self.venv.step_async(actions)
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        learned = float(self.reward_fn(self._last_obs[None], np.asarray(action)[None])[0])
-        self._last_obs = np.asarray(obs)
-        info = {**info, "true_reward": reward}
-        return obs, (learned - self.offset) / self.scale, terminated, truncated, info
+        def step_wait(self) -> Any:
+            obs, rewards, dones, infos = self.venv.step_wait()
+            learned = (np.asarray(reward_fn(self._last_obs, self._actions), dtype=np.float32) - offset) / scale
+            for info, true in zip(infos, rewards, strict=True):
+                info["true_reward"] = float(true)
+            self._last_obs = obs  # after a done, SB3 has already reset: the next state acted in
+            return obs, learned, dones, infos
+
+    return LearnedRewardVecEnv(venv)
 
 
 def train_ppo(
@@ -71,13 +69,9 @@ def train_ppo(
     except ImportError as exc:
         raise JustAskError("PPO needs stable-baselines3: pip install stable-baselines3") from exc
 
-    wrapper = None
+    venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
     if reward_fn is not None:
-
-        def wrapper(env: gym.Env) -> gym.Env:
-            return LearnedRewardWrapper(env, reward_fn, reward_offset, reward_scale)
-
-    venv = make_vec_env(env_id, n_envs=n_envs, seed=seed, wrapper_class=wrapper)
+        venv = learned_reward_vec_env(venv, reward_fn, reward_offset, reward_scale)
     model = PPO(
         "MlpPolicy", venv, seed=seed, verbose=0, device="cpu", tensorboard_log=tensorboard_log, **ZOO_PPO_LUNARLANDER
     )

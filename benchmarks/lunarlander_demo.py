@@ -42,6 +42,11 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench-lunarlander")
     parser.add_argument("--results", default=str(ROOT / "results"))
     parser.add_argument("--quick", action="store_true", help="use the quick demo defaults instead of the larger budget")
+    parser.add_argument(
+        "--from-runs",
+        action="store_true",
+        help="summarise the finished run folders under --out again instead of running (no training, no evaluation)",
+    )
     args = parser.parse_args()
 
     from justask.methods.lunarlander_demo import run_demo
@@ -51,8 +56,12 @@ def main() -> None:
     started = time.perf_counter()
     for seed in args.seeds:
         cfg = DemoConfig(out=f"{args.out}/seed{seed}", seed=seed, data_seed=seed * 100_000, overwrite=True, **overrides)
-        reports[seed] = run_demo(cfg)
-    total = time.perf_counter() - started
+        reports[seed] = _read_run(Path(cfg.out)) if args.from_runs else run_demo(cfg)
+    total = (
+        sum(r["timings_s"]["total_s"] for r in reports.values()) if args.from_runs else time.perf_counter() - started
+    )
+    if args.from_runs:
+        sys.argv = [a for a in sys.argv if a != "--from-runs"]
 
     command = "python benchmarks/lunarlander_demo.py " + " ".join(sys.argv[1:])
     name = "lunarlander_demo_quick" if args.quick else "lunarlander_demo"
@@ -71,6 +80,24 @@ def main() -> None:
     (results / f"{name}.md").write_text(render(summary))
     _plot(results / f"{name}_sweep.png", reports)
     print(render(summary))
+
+
+def _read_run(run_dir: Path) -> dict:
+    """A finished run's report, with the data-support columns added if the run predates them."""
+    from justask.methods.lunarlander_demo import top_of_data, top_of_data_finding
+    from justask.minari_io import load_minari
+
+    report = json.loads((run_dir / "report.json").read_text())
+    if "above_best_ask" not in report["dataset"]:
+        episodes = load_minari(str(run_dir / "dataset"))
+        returns = episodes.returns()
+        for sweep in report["sweep"].values():
+            for p in sweep["points"]:
+                p["data_episodes_at_or_above"] = int((returns >= p["asked"] - 0.01).sum())
+        top = top_of_data(episodes, report["asked"]["best"])
+        report["dataset"]["above_best_ask"] = top
+        report["findings"].append(top_of_data_finding(top, report["asked"]["best"]))
+    return report
 
 
 def _git_commit() -> str | None:
@@ -173,6 +200,19 @@ def render(summary: dict) -> str:
         + " | ".join(f"{summary['per_seed'][s]['timings_s']['total_s']:.0f}" for s in seeds)
         + " |"
     )
+    from justask.report import sweep_table
+
+    for model in ("rvs", "dt"):
+        for s in seeds:
+            sweep = summary["per_seed"][s]["sweep"].get(model)
+            if sweep:
+                lines += [
+                    "",
+                    f"### Sweep {model}, seed {s} ({sweep['action_rule']}, {sweep['episodes_per_point']} episodes per ask; "
+                    "the last two asks are above the data's best)",
+                    "",
+                    sweep_table(sweep["points"]),
+                ]
     lines += ["", "## Findings per seed (read off the numbers by the demo)", ""]
     for s in seeds:
         lines.append(f"**seed {s}**")

@@ -35,9 +35,14 @@ def results_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def sweep_table(points: Sequence[dict[str, Any]]) -> str:
-    lines = ["| asked return | achieved mean | 95% CI |", "|---:|---:|---|"]
+    support = all("data_episodes_at_or_above" in p for p in points)
+    lines = [
+        "| asked return | achieved mean | 95% CI |" + (" data episodes at or above the ask |" if support else ""),
+        "|---:|---:|---|" + ("---:|" if support else ""),
+    ]
     for p in points:
-        lines.append(f"| {p['asked']:.0f} | {p['mean']:.1f} | [{p['ci95'][0]:.1f}, {p['ci95'][1]:.1f}] |")
+        row = f"| {p['asked']:.0f} | {p['mean']:.1f} | [{p['ci95'][0]:.1f}, {p['ci95'][1]:.1f}] |"
+        lines.append(row + (f" {p['data_episodes_at_or_above']} |" if support else ""))
     return "\n".join(lines)
 
 

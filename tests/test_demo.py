@@ -46,7 +46,9 @@ def test_tiny_demo_writes_the_whole_report():
     }
     for model in ("dt", "rvs"):
         points = report["sweep"][model]["points"]
-        assert len(points) == 4 and all(set(p) == {"asked", "mean", "ci95"} for p in points)
+        assert len(points) == 4 and all(set(p) >= {"asked", "mean", "ci95"} for p in points)
+        support = [p["data_episodes_at_or_above"] for p in points]
+        assert support == sorted(support, reverse=True) and support[-1] == 0  # asked above the data's best
     assert 0 <= report["dataset"]["bc_argmax_expert_disagreement"] <= 1
     for name in ("report.md", "sweep.png", "agents.png", "rollout.gif", "dataset", "dt", "rvs", "bc", "filtered_bc"):
         assert (out / name).exists(), name
@@ -66,3 +68,16 @@ def test_default_demo_end_to_end():
     best = max((r for r in report["agents"] if r["name"].startswith("RvS asked best/")), key=lambda r: r["mean"])
     bc = max((r for r in report["agents"] if r["name"].startswith("BC/")), key=lambda r: r["mean"])
     assert best["ci95"][0] > bc["ci95"][1]
+
+
+def test_top_of_data_names_the_policies_behind_the_highest_returns():
+    from conftest import hand_made_episodes
+
+    from justask.methods.lunarlander_demo import top_of_data, top_of_data_finding
+
+    episodes = hand_made_episodes(lengths=(3, 1, 4))  # returns 6, 1, 10 from policies p0, p1, p0
+    top = top_of_data(episodes, 10.0)
+    assert top["episodes"] == 1
+    assert top["by_policy"] == {"p0": {"episodes": 1, "policy_mean_return": 8.0, "policy_share_at_or_above": 0.5}}
+    assert top_of_data(episodes, 1.0)["by_policy"]["p1"]["episodes"] == 1
+    assert "p0: 1 (50% of its episodes; its mean return 8)" in top_of_data_finding(top, 10.0)

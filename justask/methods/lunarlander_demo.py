@@ -154,7 +154,14 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
                 progress=False,
             )
             lo, hi = r.ci95
-            points.append({"asked": round(asked, 2), "mean": round(r.mean, 2), "ci95": [round(lo, 2), round(hi, 2)]})
+            points.append(
+                {
+                    "asked": round(asked, 2),
+                    "mean": round(r.mean, 2),
+                    "ci95": [round(lo, 2), round(hi, 2)],
+                    "data_episodes_at_or_above": int((returns >= asked - 1e-6).sum()),
+                }
+            )
             _log(f"  asked {asked:7.1f} -> {r.mean:7.1f}  [{lo:.1f}, {hi:.1f}]")
         inside = points[: cfg.sweep_points]
         sweeps[model_name] = {
@@ -188,6 +195,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
             "steps": episodes.num_steps,
             "return_quantiles": {q: float(np.percentile(returns, q)) for q in (10, 50, 90, 95, 99, 100)},
             "bc_argmax_expert_disagreement": round(disagreement, 4),
+            "above_best_ask": top_of_data(episodes, best_return),
         },
         "asked": {
             "best": round(best_return, 2),
@@ -196,7 +204,8 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         },
         "agents": rows,
         "sweep": sweeps,
-        "findings": findings(rows, sweeps, high_return, filtered_label),
+        "findings": findings(rows, sweeps, high_return, filtered_label)
+        + [top_of_data_finding(top_of_data(episodes, best_return), best_return)],
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "rollout_gif": gif_info,
     }
@@ -223,6 +232,34 @@ def data_rows(episodes: Episodes) -> list[EvalResult]:
         idx = [i for i, n in enumerate(names) if n == name]
         rows.append(EvalResult.from_episodes(f"data: {name}", episodes.select(idx)))
     return rows
+
+
+def top_of_data(episodes: Episodes, threshold: float) -> dict[str, Any]:
+    """Which policies made the episodes whose return is at or above ``threshold``, and what
+    those policies return on average: high returns from a policy whose mean is low are luck
+    (start states, noise), which conditioning on the return cannot make happen again."""
+    returns = episodes.returns()
+    names = np.array([m.get("policy", "?") for m in episodes.metadata])
+    top = returns >= threshold - 1e-6
+    by_policy = {
+        str(name): {
+            "episodes": int((top & (names == name)).sum()),
+            "policy_mean_return": round(float(returns[names == name].mean()), 1),
+            "policy_share_at_or_above": round(float(top[names == name].mean()), 3),
+        }
+        for name in dict.fromkeys(names[top].tolist())
+    }
+    return {"threshold": round(float(threshold), 1), "episodes": int(top.sum()), "by_policy": by_policy}
+
+
+def top_of_data_finding(top: dict[str, Any], threshold: float) -> str:
+    parts = [
+        f"{name}: {v['episodes']} ({v['policy_share_at_or_above']:.0%} of its episodes; its mean return {v['policy_mean_return']:.0f})"
+        for name, v in sorted(top["by_policy"].items(), key=lambda kv: -kv[1]["episodes"])
+    ]
+    return f"the {top['episodes']} data episodes at or above the asked best ({threshold:.0f}) come from " + "; ".join(
+        parts
+    )
 
 
 def bc_expert_disagreement(bc: PolicyModel, episodes: Episodes) -> float:

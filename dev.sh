@@ -3,23 +3,32 @@
 #   ./dev.sh demo [justask demo options]   the LunarLander demo (about 10 minutes on 2 CPU cores)
 #   ./dev.sh test [pytest options]         the test suite (slow end-to-end tests: -m slow)
 #   ./dev.sh justask ...                   any justask command
+# The demo needs only the package; the tests add the test extra (pytest, ruff, and Minari's
+# DataCollector with jax), installed the first time they run.
 set -euo pipefail
 cd "$(dirname "$0")"
 venv=.venv
-stamp="$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
-if [[ ! -f $stamp ]]; then
-  echo "setting up $venv (first run only) ..." >&2
-  python3 -m venv "$venv"
-  # The CPU wheel of torch first: a later requirement it satisfies installs nothing more
-  # (asking pip for plain torch would pull several GB of CUDA packages).
-  "$venv/bin/pip" install -q torch==2.13.0
-  "$venv/bin/pip" install -q -e ".[test]"
-  rm -f "$venv"/.installed-*
-  touch "$stamp"
-fi
-export MPLBACKEND=Agg HF_HUB_OFFLINE=1
+hash=$(sha256sum pyproject.toml | cut -c1-16)
 cmd=${1:-demo}
 shift || true
+want=base
+[[ $cmd == test ]] && want=test
+if [[ ! -f $venv/.installed-$hash-test && ! -f $venv/.installed-$hash-$want ]]; then
+  echo "setting up $venv (first run only) ..." >&2
+  [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+  # The CPU wheel of torch first: a later requirement it satisfies installs nothing more
+  # (asking pip for plain torch would pull several GB of CUDA packages). --no-compile: modules
+  # are byte-compiled when first imported, not all of torch at install time.
+  "$venv/bin/pip" install -q --no-compile torch==2.13.0
+  if [[ $want == test ]]; then
+    "$venv/bin/pip" install -q --no-compile -e ".[test]"
+  else
+    "$venv/bin/pip" install -q --no-compile -e .
+  fi
+  rm -f "$venv"/.installed-*
+  touch "$venv/.installed-$hash-$want"
+fi
+export MPLBACKEND=Agg HF_HUB_OFFLINE=1
 case $cmd in
   demo) exec "$venv/bin/justask" demo "$@" ;;
   test) exec "$venv/bin/python" -m pytest "$@" ;;

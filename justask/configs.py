@@ -101,6 +101,9 @@ class DrexConfig:
     out: str = "runs/drex"  # run folder
     env_id: str = "LunarLander-v3"  # LunarLander-v3 or LunarLanderContinuous-v3
     demos: str = ""  # Minari dataset of demonstrations (rewards never read); empty: built-in demonstrator
+    demonstrator: str = (
+        "hard-lander"  # built-in demonstrator: hard-lander (crashes) or trigger-happy (lands, wastefully)
+    )
     demo_episodes: int = 20  # demonstrations to make with the built-in demonstrator
     seed: int = 0  # seeds data collection and training
     bc_steps: int = 3000  # gradient steps of behaviour cloning on the demonstrations

@@ -182,3 +182,19 @@ def test_offset_is_fitted_to_whole_episode_preferences(shorter_is_better):
     c, accuracy = fit_offset(reward, ep, preference_pairs(ranks))
     assert accuracy == 1.0
     assert (c > 1.0) if shorter_is_better else (c < 1.0)  # sum(r̂ - c) = (1 - c) * T orders them right
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_built_in_demonstrators_act_in_both_action_spaces(continuous):
+    from justask.suites.lunar_lander import DEMONSTRATORS, mediocre_demonstrator
+
+    obs = np.zeros((3, 8), dtype=np.float32)
+    slots = np.arange(3)
+    for kind in DEMONSTRATORS:
+        policy = mediocre_demonstrator(continuous, kind)
+        if hasattr(policy, "reset"):
+            policy.reset(slots, np.arange(3))
+        actions = np.asarray(policy.act(obs, slots))
+        assert actions.shape == ((3, 2) if continuous else (3,))
+    with pytest.raises(JustAskError, match="unknown demonstrator 'bogus'"):
+        mediocre_demonstrator(continuous, "bogus")

@@ -91,7 +91,7 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
         demos = load_minari(cfg.demos)
         source = cfg.demos
     else:
-        demonstrator = mediocre_demonstrator(continuous)
+        demonstrator = mediocre_demonstrator(continuous, cfg.demonstrator)
         demos = collect(
             cfg.env_id, [(demonstrator, cfg.demo_episodes)], num_envs=cfg.demo_episodes, seed=cfg.seed * 100_000
         )
@@ -140,9 +140,9 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     heldout_sources = [
         (LunarLanderExpert(continuous=continuous, name="expert (never shown)"), "expert (never shown)"),
-        (mediocre_demonstrator(continuous), "demonstrator"),
+        (mediocre_demonstrator(continuous, cfg.demonstrator), "demonstrator"),
         (
-            noisy(mediocre_demonstrator(continuous), 0.5, action_space, name="demonstrator+eps0.5"),
+            noisy(mediocre_demonstrator(continuous, cfg.demonstrator), 0.5, action_space, name="demonstrator+eps0.5"),
             "demonstrator+eps0.5",
         ),
         (RandomPolicy(action_space), "random"),

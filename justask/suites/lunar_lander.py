@@ -13,6 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from justask.errors import JustAskError
 from justask.policies import Policy, RandomPolicy, noisy
 
 DISCRETE_ENV = "LunarLander-v3"
@@ -96,8 +97,24 @@ def demo_population(episodes_per_policy: int = 150) -> list[tuple[Policy, int]]:
     ]
 
 
-def mediocre_demonstrator(continuous: bool = False) -> LunarLanderExpert:
-    """The D-REX demonstrator: the expert with its vertical-speed damping cut from 0.5 to 0.15,
-    so it comes down too fast and crashes, consistently (40 episodes: return -66 +- 22, best 16
-    on LunarLander-v3; -68 +- 20, best 1 on the continuous one; the expert: 228 and 293)."""
-    return LunarLanderExpert(vertical_speed_gain=0.15, continuous=continuous, name="hard-lander demonstrator")
+DEMONSTRATORS = ("hard-lander", "trigger-happy")
+
+
+def mediocre_demonstrator(continuous: bool = False, kind: str = "hard-lander") -> Policy:
+    """A D-REX demonstrator well below the expert.
+
+    ``hard-lander``: the expert with its vertical-speed damping cut from 0.5 to 0.15, so it comes
+    down too fast and crashes, consistently (40 episodes: return -66 +- 22, best 16 on
+    LunarLander-v3; -68 +- 20, best 1 on the continuous one; the expert: 228 and 293).
+    ``trigger-happy``: the expert firing its main engine on 30% of steps; it lands, wastefully
+    (return about 70 on LunarLander-v3).
+    """
+    if kind == "hard-lander":
+        return LunarLanderExpert(vertical_speed_gain=0.15, continuous=continuous, name="hard-lander demonstrator")
+    if kind == "trigger-happy":
+        space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32) if continuous else gym.spaces.Discrete(4)
+        toward = np.array([1.0, 0.0], dtype=np.float32) if continuous else MAIN_ENGINE
+        return noisy(
+            LunarLanderExpert(continuous=continuous), 0.3, space, toward=toward, name="trigger-happy demonstrator"
+        )
+    raise JustAskError(f"unknown demonstrator '{kind}' (choose from {', '.join(DEMONSTRATORS)})")

@@ -196,11 +196,14 @@ def throughput(device: str, smoke: bool) -> list[dict]:
     return rows
 
 
-def _time_steps(episodes: Episodes, mc, cfg: TrainConfig, dev: torch.device, name: str, steps: int) -> dict:
+def _time_steps(
+    episodes: Episodes, mc, cfg: TrainConfig, dev: torch.device, name: str, steps: int, compile_mode: str | None = None
+) -> dict:
     from justask.models.policy import PolicyModel
 
     torch.manual_seed(0)
     model = PolicyModel(mc).to(dev)
+    loss_fn = model.loss if compile_mode is None else torch.compile(model.loss, mode=compile_mode)
     sampler = SegmentSampler(episodes, mc, dev)
     optimizer = make_optimizer(model, cfg, dev)
     generator = torch.Generator(device=dev)
@@ -212,16 +215,18 @@ def _time_steps(episodes: Episodes, mc, cfg: TrainConfig, dev: torch.device, nam
     def step() -> torch.Tensor:
         batch = sampler.sample(cfg.batch_size, generator)
         with autocast:
-            loss = model.loss(batch)
+            loss = loss_fn(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         return loss
 
+    t_warm = time.perf_counter()
     for _ in range(max(3, steps // 10)):
         step()
     _sync(dev)
+    warmup_s = time.perf_counter() - t_warm
     t0 = time.perf_counter()
     for _ in range(steps):
         loss = step()
@@ -229,6 +234,8 @@ def _time_steps(episodes: Episodes, mc, cfg: TrainConfig, dev: torch.device, nam
     elapsed = time.perf_counter() - t0
     return {
         "config": name,
+        "compile": compile_mode or "eager",
+        "warmup_s": round(warmup_s, 1),
         "batch": cfg.batch_size,
         "bf16": cfg.bf16 and dev.type == "cuda",
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -237,6 +244,44 @@ def _time_steps(episodes: Episodes, mc, cfg: TrainConfig, dev: torch.device, nam
         "peak_memory_mib": round(torch.cuda.max_memory_allocated(dev) / 2**20) if dev.type == "cuda" else None,
         "final_loss": float(loss.detach()),
     }
+
+
+def compile_probe(device: str, smoke: bool) -> list[dict]:
+    """The standard DT config's training step, eager vs torch.compile modes (issue: fastest trainer)."""
+    import gymnasium as gym
+
+    rng = np.random.default_rng(0)
+    n_episodes, length = (20, 50) if smoke else (2000, 200)
+    episodes = Episodes.from_episode_list(
+        [
+            {
+                "observations": rng.normal(size=(length + 1, 8)).astype(np.float32),
+                "actions": rng.integers(0, 4, length),
+                "rewards": rng.normal(size=length).astype(np.float32),
+                "terminations": np.eye(length, dtype=bool)[-1],
+                "truncations": np.zeros(length, dtype=bool),
+            }
+            for _ in range(n_episodes)
+        ],
+        observation_space=gym.spaces.Box(-np.inf, np.inf, (8,), np.float32),
+        action_space=gym.spaces.Discrete(4),
+    )
+    episodes = return_to_go(episodes, scale=100)
+    dev = resolve_device(device)
+    mc = model_config_for(episodes, "dt", "return_to_go", context_len=20, n_layer=3, d_model=128)
+    modes = [None, "default"] if smoke else [None, "default", "reduce-overhead"]
+    rows = []
+    for batch in (64, 2048) if not smoke else (16,):
+        for mode in modes:
+            cfg = TrainConfig(batch_size=batch, device=device, bf16=dev.type == "cuda")
+            try:
+                rows.append(
+                    _time_steps(episodes, mc, cfg, dev, "standard DT (ctx 20, 3L, d128)", 5 if smoke else 300, mode)
+                )
+            except Exception as err:  # a mode that fails to compile is a result too
+                rows.append({"config": "standard DT", "compile": mode, "batch": batch, "error": repr(err)[:300]})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def _sync(dev: torch.device) -> None:
@@ -295,9 +340,22 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "results"))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script itself")
+    parser.add_argument("--compile-probe", action="store_true", help="only time eager vs torch.compile modes")
     args = parser.parse_args()
     dev = resolve_device(args.device)
     device = str(dev)
+    if args.compile_probe:
+        rows = compile_probe(device, args.smoke)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        probe = {
+            "command": "python benchmarks/gpu_check.py " + " ".join(sys.argv[1:]),
+            "torch": torch.__version__,
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+            "rows": rows,
+        }
+        (out / "gpu_compile_probe.json").write_text(json.dumps(probe, indent=2) + "\n")
+        return
     summary: dict = {
         "command": "python benchmarks/gpu_check.py " + " ".join(sys.argv[1:]),
         "torch": torch.__version__,

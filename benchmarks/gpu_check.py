@@ -151,12 +151,11 @@ def batched_agent_check(data: Episodes, device: str, workdir: Path) -> dict:
     return {"envs": n, "steps": steps, "action_mismatches": mismatches}
 
 
-def throughput(device: str, smoke: bool) -> list[dict]:
-    """Steps/s of the training step on synthetic LunarLander-shaped data (8-d obs, 4 actions)."""
+def synthetic_episodes(n_episodes: int, length: int) -> Episodes:
+    """LunarLander-shaped random episodes (8-d observations, 4 actions) with return-to-go."""
     import gymnasium as gym
 
     rng = np.random.default_rng(0)
-    n_episodes, length = (50, 100) if smoke else (5000, 200)  # 1M transitions
     obs = rng.normal(size=(n_episodes, length + 1, 8)).astype(np.float32)
     episodes = Episodes.from_episode_list(
         [
@@ -173,7 +172,12 @@ def throughput(device: str, smoke: bool) -> list[dict]:
         action_space=gym.spaces.Discrete(4),
         env_id="synthetic-LunarLander-shaped",
     )
-    episodes = return_to_go(episodes, scale=100)
+    return return_to_go(episodes, scale=100)
+
+
+def throughput(device: str, smoke: bool) -> list[dict]:
+    """Steps/s of the training step on synthetic LunarLander-shaped data (8-d obs, 4 actions)."""
+    episodes = synthetic_episodes(*((50, 100) if smoke else (5000, 200)))  # 1M transitions
     configs = [
         (
             "demo DT (ctx 10, 2L, d64)",
@@ -248,25 +252,7 @@ def _time_steps(
 
 def compile_probe(device: str, smoke: bool) -> list[dict]:
     """The standard DT config's training step, eager vs torch.compile modes (issue: fastest trainer)."""
-    import gymnasium as gym
-
-    rng = np.random.default_rng(0)
-    n_episodes, length = (20, 50) if smoke else (2000, 200)
-    episodes = Episodes.from_episode_list(
-        [
-            {
-                "observations": rng.normal(size=(length + 1, 8)).astype(np.float32),
-                "actions": rng.integers(0, 4, length),
-                "rewards": rng.normal(size=length).astype(np.float32),
-                "terminations": np.eye(length, dtype=bool)[-1],
-                "truncations": np.zeros(length, dtype=bool),
-            }
-            for _ in range(n_episodes)
-        ],
-        observation_space=gym.spaces.Box(-np.inf, np.inf, (8,), np.float32),
-        action_space=gym.spaces.Discrete(4),
-    )
-    episodes = return_to_go(episodes, scale=100)
+    episodes = synthetic_episodes(*((20, 50) if smoke else (2000, 200)))
     dev = resolve_device(device)
     mc = model_config_for(episodes, "dt", "return_to_go", context_len=20, n_layer=3, d_model=128)
     modes = [None, "default"] if smoke else [None, "default", "reduce-overhead"]

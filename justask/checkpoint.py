@@ -87,6 +87,19 @@ def load_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
         raise JustAskError(f"{what}: {path} is corrupt or not a safetensors file ({exc})") from exc
 
 
+def fresh_run_folder(out: str | Path, overwrite: bool) -> Path:
+    """An empty run folder at ``out``: an existing non-empty one is replaced only with ``overwrite``."""
+    import shutil
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise JustAskError(f"run folder {out} already exists (pass --overwrite or another --out)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def read_run_config(run_dir: Path) -> dict[str, Any]:
     """``config.json`` of a trained policy run, checked to be one."""
     run_dir = Path(run_dir)

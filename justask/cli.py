@@ -329,19 +329,13 @@ def eval_command(
 # ---- D-REX -----------------------------------------------------------------------------------
 def _run_drex(cfg: DrexConfig) -> None:
     from justask.methods.drex import run_drex
-    from justask.report import results_table
 
     out = Path(cfg.out)
-    if _is_own_previous_run(out, "drex"):
-        cfg.overwrite = True
-    with removed_on_error(out):
-        report = run_drex(cfg)
-    typer.echo("\n" + results_table(report["agents"]) + "\n")
-    for line in report["findings"]:
-        typer.echo(f"- {line}")
-    typer.echo(
-        f"\nreport: {out / 'report.md'}\nplots: {out / 'reward_extrapolation.png'}, {out / 'agents.png'}\n"
-        f"total time: {report['timings_s']['total_s']:.0f} s"
+    _run_recipe(
+        cfg,
+        "drex",
+        run_drex,
+        f"report: {out / 'report.md'}\nplots: {out / 'reward_extrapolation.png'}, {out / 'agents.png'}",
     )
 
 
@@ -372,21 +366,31 @@ def _is_own_previous_run(out: Path, kind: str) -> bool:
 
 def _run_lunarlander(cfg: DemoConfig) -> None:
     from justask.methods.lunarlander_demo import run_demo
+
+    out = Path(cfg.out)
+    _run_recipe(
+        cfg,
+        "demo",
+        run_demo,
+        f"report: {out / 'report.md'} (and report.json)\nplots: {out / 'sweep.png'}, {out / 'agents.png'}\n"
+        f"rollout: {out / 'rollout.gif'}\nTensorBoard: tensorboard --logdir {out}",
+    )
+
+
+def _run_recipe(cfg: Any, kind: str, runner: Any, where: str) -> None:
+    """Run a recipe into ``cfg.out`` (replacing an earlier run of the same kind; removing the
+    folder if it fails), then print its table, findings and where its files are."""
     from justask.report import results_table
 
     out = Path(cfg.out)
-    if _is_own_previous_run(out, "demo"):
+    if _is_own_previous_run(out, kind):
         cfg.overwrite = True
     with removed_on_error(out):
-        report = run_demo(cfg)
+        report = runner(cfg)
     typer.echo("\n" + results_table(report["agents"]) + "\n")
     for line in report["findings"]:
         typer.echo(f"- {line}")
-    typer.echo(
-        f"\nreport: {out / 'report.md'} (and report.json)\nplots: {out / 'sweep.png'}, {out / 'agents.png'}\n"
-        f"rollout: {out / 'rollout.gif'}\nTensorBoard: tensorboard --logdir {out}\n"
-        f"total time: {report['timings_s']['total_s']:.0f} s"
-    )
+    typer.echo(f"\n{where}\ntotal time: {report['timings_s']['total_s']:.0f} s")
 
 
 @demo_app.callback()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import platform
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from justask import __version__
-from justask.checkpoint import write_json
+from justask.checkpoint import fresh_run_folder, write_json
 from justask.collection import collect
 from justask.configs import DrexConfig, TrainConfig
 from justask.episodes import Episodes
@@ -65,12 +64,7 @@ def without_rewards(episodes: Episodes) -> Episodes:
 
 
 def run_drex(cfg: DrexConfig) -> dict[str, Any]:
-    out = Path(cfg.out)
-    if out.exists() and any(out.iterdir()):
-        if not cfg.overwrite:
-            raise JustAskError(f"run folder {out} already exists (pass --overwrite or another --out)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = fresh_run_folder(cfg.out, cfg.overwrite)
     torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
     timings: dict[str, float] = {}

@@ -11,21 +11,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
-import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from justask import __version__
-from justask.checkpoint import write_json
+from justask.checkpoint import fresh_run_folder, write_json
 from justask.collection import collect
 from justask.configs import DemoConfig
 from justask.episodes import Episodes
-from justask.errors import JustAskError
 from justask.evaluation import EVAL_SEED, EvalResult, check_spaces, evaluate
 from justask.minari_io import load_minari, save_minari
 from justask.models.policy import PolicyModel
@@ -42,12 +39,7 @@ def _log(message: str) -> None:
 
 def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     """Run the whole demo; returns the report dict (also written to ``cfg.out``)."""
-    out = Path(cfg.out)
-    if out.exists() and any(out.iterdir()):
-        if not cfg.overwrite:
-            raise JustAskError(f"run folder {out} already exists (pass --overwrite or another --out)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = fresh_run_folder(cfg.out, cfg.overwrite)
     torch.set_num_threads(cfg.threads)
     timings: dict[str, float] = {}
     started = time.perf_counter()

@@ -35,7 +35,7 @@ from justask import Episodes, collect, evaluate, model_config_for, return_to_go,
 from justask.configs import TrainConfig  # noqa: E402
 from justask.policies import RandomPolicy, noisy  # noqa: E402
 from justask.sampler import SegmentSampler  # noqa: E402
-from justask.training import make_optimizer, resolve_device  # noqa: E402
+from justask.training import make_optimizer, resolve_device, update  # noqa: E402
 
 
 class CartPoleBalancer:
@@ -218,13 +218,7 @@ def _time_steps(
 
     def step() -> torch.Tensor:
         batch = sampler.sample(cfg.batch_size, generator)
-        with autocast:
-            loss = loss_fn(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        return loss
+        return update(model, optimizer, loss_fn, batch, autocast, cfg.grad_clip)
 
     t_warm = time.perf_counter()
     for _ in range(max(3, steps // 10)):

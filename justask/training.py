@@ -152,12 +152,7 @@ def train(
         t1 = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
-        with autocast:
-            loss = step_fn(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        loss = update(model, optimizer, step_fn, batch, autocast, cfg.grad_clip)
         loss_sum += loss.detach()
         sample_s += t1 - t0
         update_s += time.perf_counter() - t1
@@ -184,6 +179,24 @@ def train(
     if end == cfg.steps:
         write_json(run_dir / "train_summary.json", {"steps": cfg.steps, "final_loss": losses[-1] if losses else None})
     return model.eval()
+
+
+def update(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Any,
+    batch: dict[str, torch.Tensor],
+    autocast: Any,
+    grad_clip: float,
+) -> torch.Tensor:
+    """One gradient step on ``batch``: forward under ``autocast``, backward, clip, AdamW."""
+    with autocast:
+        loss = loss_fn(batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss
 
 
 def _save_train_state(

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from justask.kv_cache import KVCache
+
 if TYPE_CHECKING:
     from justask.models.policy import PolicyModel
 
@@ -28,7 +30,12 @@ class Agent:
         seed: int = 0,
         name: str | None = None,
         reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        kv_cache: bool = False,
+        cache_keep: int | None = None,
     ) -> None:
+        """``kv_cache`` (DT only): keep each slot's keys and values so a step costs one step's
+        tokens, not a whole context; the window then holds between ``cache_keep`` (default half
+        the context) and ``context_len`` steps (see ``justask.kv_cache``)."""
         self.model = model.eval()
         # For a model trained on learned returns: r̂(states, actions) -> (N,) decrements the
         # request instead of the env's reward.
@@ -49,6 +56,7 @@ class Agent:
         }
         self._generator = torch.Generator(device=self.device)
         self._generator.manual_seed(seed)
+        self._cache = KVCache(model, cache_keep) if kv_cache and self.config.kind == "dt" else None
         self._capacity = 0
         self._allocate(1)
 
@@ -73,6 +81,8 @@ class Agent:
         self._conditions = grow(None if first else self._conditions, (k, cond_dim), torch.float32)
         self._current = grow(None if first else self._current, (cond_dim,), torch.float32)
         self._t = grow(None if first else self._t, (), torch.long)
+        if self._cache is not None:
+            self._cache.allocate(new, self.device)
         self._capacity = new
 
     # ---- the policy protocol -----------------------------------------------------------------
@@ -84,6 +94,8 @@ class Agent:
         self._obs[slots_t] = 0
         self._actions[slots_t] = 0
         self._conditions[slots_t] = 0
+        if self._cache is not None:
+            self._cache.reset(slots_t)
         if self.request is not None:
             self._current[slots_t] = self.request
 
@@ -95,6 +107,17 @@ class Agent:
             slots_t = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=self.device)
             r = torch.as_tensor(np.asarray(rewards), dtype=torch.float32, device=self.device)
             self._current[slots_t, 0] -= r / spec.scale
+
+    def _window(
+        self, slots: torch.Tensor, t: torch.Tensor, length: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """The steps ``t - length + 1 .. t`` of each slot, oldest first, from the ring buffers:
+        observations, actions, conditions, timesteps and the mask of steps inside the episode."""
+        steps = t[:, None] - (length - 1) + torch.arange(length, device=self.device)  # (N, length)
+        ring = steps % self.config.context_len
+        rows = slots[:, None]
+        conditions = self._conditions[rows, ring] if self.config.condition else None
+        return self._obs[rows, ring], self._actions[rows, ring], conditions, steps.clamp(min=0), steps >= 0
 
     @torch.no_grad()
     def act(self, observations: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
@@ -110,18 +133,10 @@ class Agent:
         obs = torch.as_tensor(np.asarray(observations, dtype=np.float32), device=self.device).reshape(n, -1)
         self._obs[slots_t, pos] = obs
         self._conditions[slots_t, pos] = self._current[slots_t]
-        # The window: the last k steps, oldest first; steps before the episode began are padding.
-        steps = t[:, None] - (k - 1) + torch.arange(k, device=self.device)  # (N, k)
-        mask = steps >= 0
-        ring = steps % k
-        rows = slots_t[:, None]
-        out = self.model(
-            self._obs[rows, ring],
-            self._actions[rows, ring],
-            self._conditions[rows, ring] if self.config.condition else None,
-            steps.clamp(min=0),
-            mask,
-        )[:, -1]
+        if self._cache is None:
+            out = self.model(*self._window(slots_t, t, k), last_only=True)[:, -1]
+        else:
+            out = self._cache.outputs(slots_t, t, self._window)
         actions = self.model.select_actions(out, self.action_rule, self._generator)
         self._actions[slots_t, pos] = actions.to(self._actions.dtype)
         self._t[slots_t] = t + 1

@@ -26,6 +26,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (and at the end)
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     compile: bool = False  # torch.compile the model
+    cuda_graph: bool = True  # on CUDA, capture the whole step (batch, forward, backward, AdamW) as one CUDA graph
     progress: bool = True  # show a progress bar
 
 

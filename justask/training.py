@@ -31,6 +31,7 @@ from justask.conditions import ConditionSpec
 from justask.configs import TrainConfig
 from justask.episodes import Episodes
 from justask.errors import JustAskError
+from justask.graphed_step import GraphedTrainStep
 from justask.models.config import ModelConfig
 from justask.models.policy import PolicyModel
 from justask.sampler import SegmentSampler
@@ -64,11 +65,23 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+def make_optimizer(
+    model: torch.nn.Module, cfg: TrainConfig, device: torch.device, *, capturable: bool = False
+) -> torch.optim.AdamW:
+    """AdamW with weight decay on weight matrices only; fused on CUDA. ``capturable``: its
+    learning rate is a device tensor and its step can be captured in a CUDA graph."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(0.9, 0.95), fused=device.type == "cuda")
+    fused = device.type == "cuda"
+    if capturable:
+        lr = torch.tensor(cfg.learning_rate, dtype=torch.float32, device=device)
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=fused, capturable=True)
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(0.9, 0.95), fused=fused)
+
+
+def uses_cuda_graph(cfg: TrainConfig, device: torch.device) -> bool:
+    return cfg.cuda_graph and device.type == "cuda"
 
 
 def train(
@@ -118,7 +131,7 @@ def train(
     model = PolicyModel(model_config)
     model.set_observation_stats(episodes.step_observations())
     model.to(device)
-    optimizer = make_optimizer(model, cfg, device)
+    optimizer = make_optimizer(model, cfg, device, capturable=uses_cuda_graph(cfg, device))
     generator = torch.Generator(device=device)
     generator.manual_seed(cfg.seed + 1)
     start = 0
@@ -126,6 +139,11 @@ def train(
         start = _load_train_state(state_path, model, optimizer, generator, f"run {run_dir}")
     step_fn = torch.compile(model.loss) if cfg.compile else model.loss
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
+    graphed = None
+    if uses_cuda_graph(cfg, device):
+        graphed = GraphedTrainStep(
+            model, optimizer, sampler, cfg.batch_size, bf16=cfg.bf16, grad_clip=cfg.grad_clip, loss_fn=step_fn
+        )
 
     from torch.utils.tensorboard import SummaryWriter
     from tqdm.auto import tqdm
@@ -148,11 +166,15 @@ def train(
     losses: list[float] = []
     for step in range(start, end):
         t0 = time.perf_counter()
-        batch = sampler.sample(cfg.batch_size, generator)
-        t1 = time.perf_counter()
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        loss = update(model, optimizer, step_fn, batch, autocast, cfg.grad_clip)
+        if graphed is not None:  # batch, forward, backward and AdamW in one replay
+            t1 = t0
+            loss = graphed(generator, lr_at(step, cfg))
+        else:
+            batch = sampler.sample(cfg.batch_size, generator)
+            t1 = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            loss = update(model, optimizer, step_fn, batch, autocast, cfg.grad_clip)
         loss_sum += loss.detach()
         sample_s += t1 - t0
         update_s += time.perf_counter() - t1

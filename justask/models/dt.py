@@ -30,16 +30,45 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None,
+        rows: torch.Tensor | None = None,
+        past: tuple[torch.Tensor, torch.Tensor] | None = None,
+        kv_out: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> torch.Tensor:
+        """x (B, L, d). ``rows``: compute the output only at these token positions (keys and
+        values still come from every token) — the last block needs only the tokens whose outputs
+        are read. ``past``: cached keys and values (B, H, C, d/H) that the tokens of ``x`` come
+        after; ``attn_mask`` then covers past and new keys. ``kv_out`` gets this block's keys and
+        values of the tokens of ``x``."""
         b, length, d = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
-        q, k, v = (t.view(b, length, self.n_head, d // self.n_head).transpose(1, 2) for t in (q, k, v))
+        h = self.ln1(x)
+        if rows is None:
+            q, k, v = self.qkv(h).split(d, dim=2)
+        else:
+            k, v = F.linear(h, self.qkv.weight[d:], self.qkv.bias[d:]).split(d, dim=2)
+            q = F.linear(h[:, rows], self.qkv.weight[:d], self.qkv.bias[:d])
+            x = x[:, rows]
+            if attn_mask is None:
+                keys = torch.arange(length, device=x.device)
+                attn_mask = (keys[None, :] <= rows[:, None])[None, None]
+            else:
+                attn_mask = attn_mask[:, :, rows]
+        heads = d // self.n_head
+        q = q.view(b, -1, self.n_head, heads).transpose(1, 2)
+        k, v = (t.view(b, length, self.n_head, heads).transpose(1, 2) for t in (k, v))
+        if kv_out is not None:
+            kv_out.append((k, v))
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         p = self.dropout if self.training else 0.0
         if attn_mask is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
-        y = y.transpose(1, 2).reshape(b, length, d)
+        y = y.transpose(1, 2).reshape(b, -1, d)
         x = x + F.dropout(self.proj(y), p, self.training)
         return x + F.dropout(self.mlp(self.ln2(x)), p, self.training)
 
@@ -70,17 +99,14 @@ class DecisionTransformer(nn.Module):
         self.tokens_per_step = 1 + self.separate_condition + config.action_tokens
         self.state_token = int(self.separate_condition)  # position of the state token in a step
 
-    def forward(
+    def tokens(
         self,
         observations: torch.Tensor,
         actions: torch.Tensor,
         conditions: torch.Tensor | None,
         timesteps: torch.Tensor,
-        mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        """observations (B, T, obs_dim) normalised; actions (B, T) ints or (B, T, act_dim) in
-        [-1, 1]; conditions (B, T, dim) or None; timesteps (B, T) ints; mask (B, T) bool, True
-        for real steps (None: all real). Returns (B, T, d_model) read at the state tokens."""
+        """(B, T) steps -> (B, n * T, d) token embeddings, per step (request, state, action)."""
         b, t = timesteps.shape
         time = 0.0
         if self.embed_timestep is not None:
@@ -95,13 +121,72 @@ class DecisionTransformer(nn.Module):
         parts.append(state)
         if self.embed_action is not None:
             parts.append(self.embed_action(actions) + time)
+        return torch.stack(parts, dim=2).reshape(b, self.tokens_per_step * t, -1)
+
+    def forward(
+        self,
+        observations: torch.Tensor,
+        actions: torch.Tensor,
+        conditions: torch.Tensor | None,
+        timesteps: torch.Tensor,
+        mask: torch.Tensor | None,
+        last_only: bool = False,
+        kv_out: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> torch.Tensor:
+        """observations (B, T, obs_dim) normalised; actions (B, T) ints or (B, T, act_dim) in
+        [-1, 1]; conditions (B, T, dim) or None; timesteps (B, T) ints; mask (B, T) bool, True
+        for real steps (None: all real). Returns (B, T, d_model) read at the state tokens, or
+        (B, 1, d_model) at the last step's with ``last_only`` (acting). ``kv_out`` gets each
+        block's keys and values (for the acting cache, ``justask.kv_cache``)."""
+        b, t = timesteps.shape
         n = self.tokens_per_step
-        x = self.ln_in(torch.stack(parts, dim=2).reshape(b, n * t, -1))
-        attn_mask = None if mask is None else _padded_causal_mask(mask, n)
-        for block in self.blocks:
-            x = block(x, attn_mask)
-        x = self.ln_out(x)
-        return x.reshape(b, t, n, -1)[:, :, self.state_token]
+        x = self.tokens(observations, actions, conditions, timesteps)
+        if self.embed_action is not None:
+            x = x[:, :-1]  # the last step's action token: no output depends on it (causality)
+        x = self.ln_in(x)
+        attn_mask = None if mask is None else _padded_causal_mask(mask, n)[:, :, : x.shape[1], : x.shape[1]]
+        # Only the state tokens' outputs are read: the last block computes just those rows.
+        first = (t - 1) if last_only else 0
+        rows = torch.arange(first, t, device=x.device) * n + self.state_token
+        for i, block in enumerate(self.blocks):
+            x = block(x, attn_mask, rows if i == len(self.blocks) - 1 else None, kv_out=kv_out)
+        if not self.blocks:
+            x = x[:, rows]
+        return self.ln_out(x)
+
+    def forward_incremental(
+        self,
+        observations: torch.Tensor,
+        actions: torch.Tensor,
+        conditions: torch.Tensor | None,
+        timesteps: torch.Tensor,
+        first: torch.Tensor,
+        past: list[tuple[torch.Tensor, torch.Tensor]],
+        past_valid: torch.Tensor,
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+        """One new step per row on top of cached keys and values: the inputs are the two steps
+        (t-1, t), of which only the action at t-1 and step t's request and state become new
+        tokens (the t-1 action token is padding where ``first``: no step before). ``past``: per
+        block, keys and values (N, H, C, d/H); ``past_valid`` (N, C) bool. Returns the hidden
+        vector at step t's state token (N, d), per block the new tokens' keys and values, and
+        which new tokens are real (N, m)."""
+        n = self.tokens_per_step
+        lo = n - 1 if self.embed_action is not None else n  # new tokens: [a(t-1)], [request(t)], state(t)
+        x = self.ln_in(self.tokens(observations, actions, conditions, timesteps)[:, lo : lo + n])
+        rows_n, m = x.shape[0], x.shape[1]
+        new_valid = torch.ones(rows_n, m, dtype=torch.bool, device=x.device)
+        if self.embed_action is not None:
+            new_valid[:, 0] = ~first
+        own = torch.ones(m, m, dtype=torch.bool, device=x.device).tril() & new_valid[:, None, :]
+        own = own | torch.eye(m, dtype=torch.bool, device=x.device)
+        mask = torch.cat([past_valid[:, None, :].expand(-1, m, -1), own], dim=2)[:, None]
+        last = torch.tensor([m - 1], device=x.device)  # the state token is the last new token
+        new_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask, last if i == len(self.blocks) - 1 else None, past=past[i], kv_out=new_kv)
+        if not self.blocks:
+            x = x[:, -1:]
+        return self.ln_out(x)[:, -1], new_kv, new_valid
 
 
 def _padded_causal_mask(mask: torch.Tensor, tokens_per_step: int) -> torch.Tensor:

@@ -30,8 +30,12 @@ class MLPTrunk(nn.Module):
         conditions: torch.Tensor | None,
         timesteps: torch.Tensor,
         mask: torch.Tensor | None,
+        last_only: bool = False,
     ) -> torch.Tensor:
         """Same signature as the DT; reads only the state and condition of each step."""
+        if last_only:
+            observations = observations[:, -1:]
+            conditions = None if conditions is None else conditions[:, -1:]
         x = observations
         if self.embed_condition is not None:
             x = torch.cat([x, self.embed_condition(conditions)], dim=-1)

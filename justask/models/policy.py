@@ -60,12 +60,35 @@ class PolicyModel(nn.Module):
         conditions: torch.Tensor | None,
         timesteps: torch.Tensor,
         mask: torch.Tensor | None = None,
+        last_only: bool = False,
+        kv_out: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> torch.Tensor:
         """Raw observations ``(B, T, obs_dim)``, env actions ``(B, T)`` or ``(B, T, act_dim)``
-        -> head output ``(B, T, n_actions)`` logits or ``(B, T, 2 * act_dim)`` mean/log-std."""
+        -> head output ``(B, T, n_actions)`` logits or ``(B, T, 2 * act_dim)`` mean/log-std
+        (``T`` = 1 with ``last_only``: the last step's, for acting). ``kv_out`` (DT): collects
+        each block's keys and values."""
         obs = (observations - self.obs_mean) / self.obs_std
-        hidden = self.trunk(obs, self._action_input(actions), conditions, timesteps, mask)
+        extra = {} if kv_out is None else {"kv_out": kv_out}
+        hidden = self.trunk(obs, self._action_input(actions), conditions, timesteps, mask, last_only, **extra)
         return self.head(hidden)
+
+    def forward_incremental(
+        self,
+        observations: torch.Tensor,
+        actions: torch.Tensor,
+        conditions: torch.Tensor | None,
+        timesteps: torch.Tensor,
+        first: torch.Tensor,
+        past: list[tuple[torch.Tensor, torch.Tensor]],
+        past_valid: torch.Tensor,
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+        """The DT's cached step (``DecisionTransformer.forward_incremental``) on raw inputs of
+        the steps (t-1, t): head output (N, ...) at step t, new keys/values, their validity."""
+        obs = (observations - self.obs_mean) / self.obs_std
+        hidden, new_kv, new_valid = self.trunk.forward_incremental(
+            obs, self._action_input(actions), conditions, timesteps, first, past, past_valid
+        )
+        return self.head(hidden), new_kv, new_valid
 
     def _action_input(self, actions: torch.Tensor) -> torch.Tensor:
         if self.config.discrete:
@@ -112,6 +135,8 @@ class PolicyModel(nn.Module):
         seed: int = 0,
         name: str | None = None,
         reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        kv_cache: bool = False,
+        cache_keep: int | None = None,
         **request: Any,
     ) -> Agent:
         """An ``Agent`` acting for what you ask, e.g. ``model.ask(return_to_go=250)``.
@@ -120,7 +145,7 @@ class PolicyModel(nn.Module):
         the 95th percentile of the training data's episode returns (``ConditionSpec.best``).
         An unconditioned model (behaviour cloning) takes no request. A model trained on returns
         of a learned reward needs that reward as ``reward_fn(observations, actions) -> (N,)``:
-        the request is decremented by it while acting.
+        the request is decremented by it while acting. ``kv_cache``/``cache_keep``: see ``Agent``.
         """
         from justask.agent import Agent
 
@@ -130,7 +155,9 @@ class PolicyModel(nn.Module):
         if spec is None:
             if request:
                 raise JustAskError(f"this model is not conditioned on anything; got a request for {sorted(request)}")
-            return Agent(self, None, action_rule=action_rule, seed=seed, name=name)
+            return Agent(
+                self, None, action_rule=action_rule, seed=seed, name=name, kv_cache=kv_cache, cache_keep=cache_keep
+            )
         keyword = ASK_KEYWORD[spec.kind]
         wrong = set(request) - {keyword}
         if wrong:
@@ -143,4 +170,13 @@ class PolicyModel(nn.Module):
             raise JustAskError(
                 f"this model was trained on returns of a learned reward ('{spec.name}'); ask with reward_fn=..."
             )
-        return Agent(self, vector, action_rule=action_rule, seed=seed, name=name, reward_fn=reward_fn)
+        return Agent(
+            self,
+            vector,
+            action_rule=action_rule,
+            seed=seed,
+            name=name,
+            reward_fn=reward_fn,
+            kv_cache=kv_cache,
+            cache_keep=cache_keep,
+        )

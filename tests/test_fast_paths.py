@@ -1,0 +1,77 @@
+"""The fast training paths compute what the eager step computes.
+
+Tolerances: the compiled loss on CPU within 1e-5 relative of the eager one (inductor fuses and
+reorders float32 sums); the CUDA-graph steps in float32 within 1e-4 relative per step's loss and
+1e-4 absolute on the weights after the steps (same kernels, replayed; the capturable AdamW keeps its
+step count on the device). The CUDA tests run where a GPU is present (benchmarks/gpu_check.py
+runs them on the device machine)."""
+
+import pytest
+import torch
+
+from justask.configs import TrainConfig
+from justask.relabel import return_to_go
+from justask.sampler import SegmentSampler
+from justask.training import make_optimizer, model_config_for, update
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def _setup(episodes, device, capturable=False):
+    from justask.models import PolicyModel
+
+    ep = return_to_go(episodes)
+    config = model_config_for(
+        ep, "dt", "return_to_go", context_len=8, d_model=32, n_layer=2, n_head=2, action_tokens=True
+    )
+    torch.manual_seed(0)
+    model = PolicyModel(config)
+    model.set_observation_stats(ep.step_observations())
+    model.to(device).train()
+    cfg = TrainConfig(batch_size=16, learning_rate=3e-3)
+    optimizer = make_optimizer(model, cfg, torch.device(device), capturable=capturable)
+    sampler = SegmentSampler(ep, config, device)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(1)
+    return model, optimizer, sampler, generator, cfg
+
+
+def test_compiled_loss_equals_the_eager_loss(lunar_episodes):
+    model, _, sampler, generator, _ = _setup(lunar_episodes, "cpu")
+    batch = sampler.sample(16, generator)
+    eager = model.loss(batch)
+    compiled = torch.compile(model.loss)(batch)
+    torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-6)
+
+
+@cuda
+def test_cuda_graph_steps_equal_eager_steps(lunar_episodes):
+    from justask.graphed_step import GraphedTrainStep
+
+    eager_model, eager_opt, sampler, eager_gen, cfg = _setup(lunar_episodes, "cuda")
+    graph_model, graph_opt, _, graph_gen, _ = _setup(lunar_episodes, "cuda", capturable=True)
+    step = GraphedTrainStep(graph_model, graph_opt, sampler, 16, bf16=False, grad_clip=cfg.grad_clip)
+    no_autocast = torch.autocast("cuda", enabled=False)
+    for i in range(6):
+        lr = cfg.learning_rate * (i + 1) / 6
+        for group in eager_opt.param_groups:
+            group["lr"] = lr
+        expected = update(eager_model, eager_opt, eager_model.loss, sampler.sample(16, eager_gen), no_autocast, 1.0)
+        got = step(graph_gen, lr)
+        torch.testing.assert_close(got, expected.detach(), rtol=1e-4, atol=1e-5)
+    for a, b in zip(graph_model.parameters(), eager_model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-4)
+
+
+@cuda
+def test_training_with_the_cuda_graph_resumes_to_the_same_weights(lunar_episodes, tmp_path):
+    from justask.training import train
+
+    ep = return_to_go(lunar_episodes)
+    config = model_config_for(ep, "dt", "return_to_go", context_len=8, d_model=32, n_layer=2)
+    cfg = TrainConfig(steps=40, batch_size=16, device="cuda", checkpoint_every=20, log_every=10, progress=False)
+    whole = train(ep, config, cfg, tmp_path / "whole")
+    train(ep, config, cfg, tmp_path / "cut", stop_at=20)
+    resumed = train(ep, config, cfg, tmp_path / "cut", resume=True)
+    for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)

@@ -38,7 +38,14 @@ from justask.graphed_step import GraphedTrainStep  # noqa: E402
 from justask.models import PolicyModel  # noqa: E402
 from justask.peers.d3rlpy_peer import import_d3rlpy, to_mdp_dataset  # noqa: E402
 from justask.sampler import SegmentSampler  # noqa: E402
-from justask.training import count_parameters, make_optimizer, model_config_for, resolve_device, update  # noqa: E402
+from justask.training import (  # noqa: E402
+    count_parameters,
+    make_optimizer,
+    micro_batch_for,
+    model_config_for,
+    resolve_device,
+    update,
+)
 
 ENV_ID = "LunarLander-v3"
 CONTEXT, LAYERS, DIM, HEADS = 20, 3, 128, 1
@@ -117,10 +124,17 @@ def justask_model(data: Episodes, device: torch.device, **arch: Any) -> PolicyMo
 
 
 def justask_step(
-    data: Episodes, device: torch.device, batch: int, mode: str, bf16: bool, **arch: Any
+    data: Episodes,
+    device: torch.device,
+    batch: int,
+    mode: str,
+    bf16: bool,
+    micro_batch: int | None = None,
+    **arch: Any,
 ) -> tuple[Callable[[], Any], PolicyModel]:
     """The training step as ``justask.training.train`` runs it: ``mode`` eager, compile
-    (torch.compile of the loss), graph (the whole step as one CUDA graph) or compile+graph."""
+    (torch.compile of the loss), graph (the whole step as one CUDA graph) or compile+graph;
+    eager steps in chunks of ``micro_batch`` segments (None: train's default for the device)."""
     model = justask_model(data, device, **arch).train()
     cfg = TrainConfig(batch_size=batch, learning_rate=LEARNING_RATE, weight_decay=WEIGHT_DECAY, grad_clip=GRAD_CLIP)
     graph = "graph" in mode
@@ -133,7 +147,10 @@ def justask_step(
         graphed = GraphedTrainStep(model, optimizer, sampler, batch, bf16=bf16, grad_clip=GRAD_CLIP, loss_fn=loss_fn)
         return (lambda: graphed(generator, LEARNING_RATE)), model
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda")
-    return (lambda: update(model, optimizer, loss_fn, sampler.sample(batch, generator), autocast, GRAD_CLIP)), model
+    micro = micro_batch if micro_batch is not None else micro_batch_for(cfg, device, model.config)
+    return (
+        lambda: update(model, optimizer, loss_fn, sampler.sample(batch, generator), autocast, GRAD_CLIP, micro)
+    ), model
 
 
 # ---- d3rlpy ----------------------------------------------------------------------------------
@@ -198,18 +215,25 @@ def training_rows(args: argparse.Namespace, data: Episodes, device: torch.device
                     lambda b=batch, c=compile_graph: d3rlpy_step(dataset, device, b, c),
                 )
             )
+        default_micro = 64 if device.type == "cpu" else 0  # micro_batch_for's default for a DT
         for mode, bf16 in ours_modes:
-            label = f"justask DT, {mode}{', bf16' if bf16 and cuda else ', fp32'}"
-            rows.append(
-                _measure(
-                    args,
-                    device,
-                    "justask",
-                    label,
-                    batch,
-                    lambda b=batch, m=mode, f=bf16: justask_step(data, device, b, m, f),
+            # eager on a CPU: train's default chunking and, where it chunks, the whole batch at once
+            micros = [None, 0] if "graph" not in mode and 0 < default_micro < batch else [None]
+            for micro in micros:
+                chunks = default_micro if micro is None else micro
+                label = f"justask DT, {mode}{', bf16' if bf16 and cuda else ', fp32'}"
+                if "graph" not in mode and 0 < chunks < batch:
+                    label += f", micro-batch {chunks}"
+                rows.append(
+                    _measure(
+                        args,
+                        device,
+                        "justask",
+                        label,
+                        batch,
+                        lambda b=batch, m=mode, f=bf16, c=micro: justask_step(data, device, b, m, f, c),
+                    )
                 )
-            )
     for batch in args.batches:
         best_theirs = max(
             (r for r in rows if r["library"] == "d3rlpy" and r["batch"] == batch and r.get("steps_per_s")),
@@ -277,14 +301,15 @@ def training_flops_per_sample(model: PolicyModel) -> float:
 def large_model_rows(args: argparse.Namespace, data: Episodes, device: torch.device) -> dict:
     peak = matmul_tflops(device)
     rows = []
-    for batch in args.large_batches:
+    modes = ["graph", "compile+graph"] if args.compile else ["graph"]
+    for batch, mode in ((b, m) for b in args.large_batches for m in modes):
         row = _measure(
             args,
             device,
             "justask",
-            "justask DT 8L x 512, graph, bf16",
+            f"justask DT 8L x 512, {mode}, bf16",
             batch,
-            lambda batch=batch: justask_step(data, device, batch, "graph", True, n_layer=8, d_model=512, n_head=8),
+            lambda b=batch, m=mode: justask_step(data, device, b, m, True, n_layer=8, d_model=512, n_head=8),
         )
         if "error" not in row:
             model = justask_model(data, "cpu", n_layer=8, d_model=512, n_head=8)
@@ -400,7 +425,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:,.{digits}f}"
+        return f"{value:,.{max(digits, 2) if abs(value) < 1 else digits}f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -472,6 +497,11 @@ def markdown(report: dict) -> str:
             )
         lines += [""]
     return "\n".join(lines) + "\n"
+
+
+def rewrite_markdown(json_path: Path) -> None:
+    """Re-render a results JSON's Markdown (after a change to the report's layout)."""
+    json_path.with_suffix(".md").write_text(markdown(json.loads(json_path.read_text())))
 
 
 def main() -> None:

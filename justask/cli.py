@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import os
 import re
 import shutil
 import sys
@@ -61,13 +62,22 @@ def options_from(*classes: type) -> list[inspect.Parameter]:
                 continue
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
             option = typer.Option(
-                default, "--" + f.name.replace("_", "-"), help=helps.get(f.name, ""), show_default=True
+                default,
+                "--" + f.name.replace("_", "-"),
+                *ALIASES.get(f.name, ()),
+                help=helps.get(f.name, ""),
+                show_default=True,
             )
             if kind is bool:
                 flag = "--" + f.name.replace("_", "-")
                 option = typer.Option(default, f"{flag}/--no-{f.name.replace('_', '-')}", help=helps.get(f.name, ""))
             params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
     return params
+
+
+# Second spellings. ``--run-dir``: torchrun's own parser reads ``--run`` after ``-m justask train``
+# as an abbreviation of its ``--run-path`` and stops ("ambiguous option").
+ALIASES = {"run": ("--run-dir",)}
 
 
 def build(cls: type, values: dict[str, Any]) -> Any:
@@ -110,6 +120,11 @@ def _opt(name: str, default: Any, help: str, annotation: Any) -> inspect.Paramet
     )
 
 
+def _rank_zero() -> bool:
+    """Not a non-zero rank of a ``torchrun`` launch (read from the environment: no torch import)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 @contextlib.contextmanager
 def removed_on_error(folder: Path, keep_if: Callable[[], bool] = lambda: False) -> Iterator[None]:
     """Remove ``folder`` if this command created it and fails before anything worth keeping
@@ -118,7 +133,7 @@ def removed_on_error(folder: Path, keep_if: Callable[[], bool] = lambda: False) 
     try:
         yield
     except BaseException:
-        if not existed and not keep_if():
+        if not existed and not keep_if() and _rank_zero():  # under torchrun, rank 0 owns the folder
             shutil.rmtree(folder, ignore_errors=True)
         raise
 
@@ -196,7 +211,8 @@ def train_command(**values: Any) -> None:
     model_config = model_config_for(episodes, cfg.model, condition, **arch)
     with removed_on_error(run_dir, keep_if=lambda: (run_dir / "train_state.safetensors").exists()):
         train(episodes, model_config, train_cfg, run_dir, resume=cfg.resume, dataset=str(source))
-    typer.echo(f"trained {cfg.model} for {train_cfg.steps} steps; run folder: {run_dir}")
+    if _rank_zero():
+        typer.echo(f"trained {cfg.model} for {train_cfg.steps} steps; run folder: {run_dir}")
 
 
 # ---- ask and eval ----------------------------------------------------------------------------
@@ -262,10 +278,18 @@ def ask_command(run: str, return_to_go: str, text: str, action_rule: str, seed: 
         _opt("sweep", 0, "also sweep this many asked returns across the data's range (plots sweep.png)", int),
         _opt("sweep_episodes", 100, "episodes per swept value", int),
         _opt("env", "", "env id (default: the one the model was trained on)", str),
+        _opt("kv_cache", False, "DT: act with a KV cache (pays on CPU; see justask/kv_cache.py)", bool),
     ],
 )
 def eval_command(
-    run: str, return_to_go: str, episodes: int, num_envs: int, sweep: int, sweep_episodes: int, env: str
+    run: str,
+    return_to_go: str,
+    episodes: int,
+    num_envs: int,
+    sweep: int,
+    sweep_episodes: int,
+    env: str,
+    kv_cache: bool,
 ) -> None:
     """Evaluate a trained model with both action rules; write report.json/.md (and a sweep PNG)."""
     import numpy as np
@@ -293,7 +317,10 @@ def eval_command(
     reward_fn = _learned_reward_of(run, model)
     for rule in ("argmax", "sample"):
         r = evaluate(
-            env_id, model.ask(action_rule=rule, reward_fn=reward_fn, **request), episodes=episodes, num_envs=num_envs
+            env_id,
+            model.ask(action_rule=rule, reward_fn=reward_fn, kv_cache=kv_cache, **request),
+            episodes=episodes,
+            num_envs=num_envs,
         )
         rows.append(r.to_json())
         typer.echo(f"{r.name}: {r.mean:.1f} [{r.ci95[0]:.1f}, {r.ci95[1]:.1f}] over {r.episodes} episodes")
@@ -309,7 +336,7 @@ def eval_command(
         for asked in np.linspace(low, high, sweep):
             r = evaluate(
                 env_id,
-                model.ask(action_rule=rule, return_to_go=float(asked), reward_fn=reward_fn),
+                model.ask(action_rule=rule, return_to_go=float(asked), reward_fn=reward_fn, kv_cache=kv_cache),
                 episodes=sweep_episodes,
                 num_envs=num_envs,
                 progress=False,

@@ -24,10 +24,12 @@ class TrainConfig:
     threads: int = 0  # CPU threads for torch (0: torch's default)
     log_every: int = 50  # steps between TensorBoard scalars / progress-bar updates
     checkpoint_every: int = 500  # steps between checkpoints (and at the end)
+    micro_batch: int = -1  # forward/backward in chunks of this many segments, same gradient (-1: 64 for a DT on CPU, else the whole batch; 0: whole batch)
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     compile: bool = False  # torch.compile the model
     cuda_graph: bool = True  # on CUDA, capture the whole step (batch, forward, backward, AdamW) as one CUDA graph
     progress: bool = True  # show a progress bar
+    dist_timeout_s: float = 600.0  # under torchrun: how long a rank waits for the others before failing
 
 
 @dataclasses.dataclass

@@ -60,6 +60,9 @@ class SegmentSampler:
             batch["conditions"] = take(self.conditions)
         return batch
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def sample(self, batch_size: int, generator: torch.Generator, part: slice | None = None) -> dict[str, torch.Tensor]:
+        """A batch of ``batch_size`` segments; with ``part``, only that slice of it is cut (a
+        rank's share of a global batch: every rank draws the same ends, see
+        ``justask.distributed``)."""
         ends = torch.randint(0, self.num_steps, (batch_size,), device=self.device, generator=generator)
-        return self.segment(ends)
+        return self.segment(ends if part is None else ends[part])

@@ -10,12 +10,13 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from justask import __version__
+from justask import __version__, distributed
 from justask.checkpoint import (
     CONFIG_FILE,
     MODEL_FILE,
@@ -98,11 +99,33 @@ def train(
 
     ``resume=True`` continues from ``train_state.safetensors`` and reaches the same weights as an
     uninterrupted run. ``stop_at`` ends the loop after that step as if the run were killed there
-    (for tests and time-sliced training).
+    (for tests and time-sliced training). Launched by ``torchrun``, each process trains a
+    DistributedDataParallel replica on its share of every global batch (``justask.distributed``);
+    rank 0 alone writes the run folder.
     """
     cfg = train_config
     run_dir = Path(run_dir)
-    device = resolve_device(cfg.device)
+    dist = distributed.join(cfg.device, cfg.dist_timeout_s)
+    try:
+        return _train(episodes, model_config, cfg, run_dir, resume, dataset, stop_at, dist)
+    finally:
+        if dist is not None:
+            distributed.leave()
+
+
+def _train(
+    episodes: Episodes,
+    model_config: ModelConfig,
+    cfg: TrainConfig,
+    run_dir: Path,
+    resume: bool,
+    dataset: str | None,
+    stop_at: int | None,
+    dist: distributed.Distributed | None,
+) -> PolicyModel:
+    main = dist is None or dist.is_main
+    device = dist.device(cfg.device) if dist else resolve_device(cfg.device)
+    shard = dist.shard(cfg.batch_size) if dist else None
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_config = {
@@ -125,13 +148,17 @@ def train(
         if saved.get("model") != json.loads(json.dumps(run_config["model"])):
             raise JustAskError(f"cannot resume {run_dir}: its checkpoint is from a different model config")
     sampler = SegmentSampler(episodes, model_config, device)  # validates the condition column
-    write_json(run_dir / CONFIG_FILE, run_config)
+    if dist:
+        dist.barrier()  # every rank has checked the folder before rank 0 writes to it
+    if main:
+        write_json(run_dir / CONFIG_FILE, run_config)
 
     torch.manual_seed(cfg.seed)
     model = PolicyModel(model_config)
     model.set_observation_stats(episodes.step_observations())
     model.to(device)
-    optimizer = make_optimizer(model, cfg, device, capturable=uses_cuda_graph(cfg, device))
+    use_graph = uses_cuda_graph(cfg, device) and dist is None  # DDP's all-reduce stays outside a graph
+    optimizer = make_optimizer(model, cfg, device, capturable=use_graph)
     generator = torch.Generator(device=device)
     generator.manual_seed(cfg.seed + 1)
     start = 0
@@ -139,8 +166,12 @@ def train(
         start = _load_train_state(state_path, model, optimizer, generator, f"run {run_dir}")
     step_fn = torch.compile(model.loss) if cfg.compile else model.loss
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
+    micro_batch = micro_batch_for(cfg, device, model_config)
+    if dist:
+        step_fn = _replicated_loss(model, device, dist)
+        micro_batch = 0  # one all-reduce per step, not per chunk
     graphed = None
-    if uses_cuda_graph(cfg, device):
+    if use_graph:
         graphed = GraphedTrainStep(
             model, optimizer, sampler, cfg.batch_size, bf16=cfg.bf16, grad_clip=cfg.grad_clip, loss_fn=step_fn
         )
@@ -148,14 +179,14 @@ def train(
     from torch.utils.tensorboard import SummaryWriter
     from tqdm.auto import tqdm
 
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start if start else None)
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start if start else None) if main else None
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(
         total=cfg.steps,
         initial=start,
         desc=f"train {model_config.kind}",
         unit="step",
-        disable=not cfg.progress,
+        disable=not (cfg.progress and main),
         mininterval=0.5,
     )
     model.train()
@@ -170,37 +201,63 @@ def train(
             t1 = t0
             loss = graphed(generator, lr_at(step, cfg))
         else:
-            batch = sampler.sample(cfg.batch_size, generator)
+            batch = sampler.sample(cfg.batch_size, generator, shard)
             t1 = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
-            loss = update(model, optimizer, step_fn, batch, autocast, cfg.grad_clip)
+            loss = update(model, optimizer, step_fn, batch, autocast, cfg.grad_clip, micro_batch)
         loss_sum += loss.detach()
         sample_s += t1 - t0
         update_s += time.perf_counter() - t1
         done = step + 1
         if done % cfg.log_every == 0 or done == end:
             n, last_logged = done - last_logged, done
+            if dist:  # each rank's loss is weighted by its share: their sum / world is the batch's
+                loss_sum = dist.sum(loss_sum) / dist.world_size
             mean_loss = float(loss_sum) / n  # the one GPU sync per log interval
             losses.append(mean_loss)
             elapsed = time.perf_counter() - window_start
-            writer.add_scalar("train/loss", mean_loss, done)
-            writer.add_scalar("train/lr", lr_at(step, cfg), done)
-            writer.add_scalar("speed/steps_per_s", n / max(elapsed, 1e-9), done)
-            writer.add_scalar("speed/sample_fraction", sample_s / max(sample_s + update_s, 1e-9), done)
+            if writer is not None:
+                writer.add_scalar("train/loss", mean_loss, done)
+                writer.add_scalar("train/lr", lr_at(step, cfg), done)
+                writer.add_scalar("speed/steps_per_s", n / max(elapsed, 1e-9), done)
+                writer.add_scalar("speed/sample_fraction", sample_s / max(sample_s + update_s, 1e-9), done)
             bar.set_postfix(loss=f"{mean_loss:.4f}", refresh=False)
             bar.update(n)
             loss_sum.zero_()
             sample_s = update_s = 0.0
             window_start = time.perf_counter()
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            _save_train_state(state_path, model, optimizer, generator, done)
-            save_tensors(run_dir / MODEL_FILE, model.state_dict(), {"step": str(done)})
+            if main:
+                _save_train_state(state_path, model, optimizer, generator, done)
+                save_tensors(run_dir / MODEL_FILE, model.state_dict(), {"step": str(done)})
+            if dist:
+                dist.barrier()
     bar.close()
-    writer.close()
-    if end == cfg.steps:
+    if writer is not None:
+        writer.close()
+    if end == cfg.steps and main:
         write_json(run_dir / "train_summary.json", {"steps": cfg.steps, "final_loss": losses[-1] if losses else None})
     return model.eval()
+
+
+def _replicated_loss(
+    model: PolicyModel, device: torch.device, dist: distributed.Distributed
+) -> Callable[[dict[str, torch.Tensor]], torch.Tensor]:
+    """The loss through DistributedDataParallel, weighted by this rank's share of the global
+    batch's real steps (DDP averages gradients over ranks)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ddp = DistributedDataParallel(
+        distributed.LossModule(model), device_ids=[device.index] if device.type == "cuda" else None
+    )
+
+    def loss_fn(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        count = batch["mask"].sum().float()
+        total = dist.sum(count.detach().clone())
+        return ddp(batch, count * dist.world_size / total.clamp(min=1))
+
+    return loss_fn
 
 
 def update(
@@ -210,15 +267,41 @@ def update(
     batch: dict[str, torch.Tensor],
     autocast: Any,
     grad_clip: float,
+    micro_batch: int = 0,
 ) -> torch.Tensor:
-    """One gradient step on ``batch``: forward under ``autocast``, backward, clip, AdamW."""
-    with autocast:
-        loss = loss_fn(batch)
+    """One gradient step on ``batch``: forward under ``autocast``, backward, clip, AdamW.
+
+    ``micro_batch`` > 0: forward and backward in chunks of that many segments, each chunk's mean
+    loss weighted by its share of the batch's real steps, so the gradient is the whole batch's
+    (up to float summation order). On a CPU, chunks whose activations fit the caches run faster
+    than one large batch."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    size = len(batch["mask"])
+    if micro_batch <= 0 or micro_batch >= size:
+        with autocast:
+            loss = loss_fn(batch)
+        loss.backward()
+    else:
+        total = batch["mask"].sum().clamp(min=1)
+        loss = torch.zeros((), device=total.device)
+        for start in range(0, size, micro_batch):
+            chunk = {key: value[start : start + micro_batch] for key, value in batch.items()}
+            with autocast:
+                part = loss_fn(chunk) * (chunk["mask"].sum() / total)
+            part.backward()
+            loss += part.detach()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
     return loss
+
+
+def micro_batch_for(cfg: TrainConfig, device: torch.device, model_config: ModelConfig) -> int:
+    """``TrainConfig.micro_batch`` resolved: -1 is chunks of 64 segments for a DT on a CPU (its
+    activations outgrow the caches at larger batches), else the whole batch (an MLP's segment is
+    one step: chunking it only adds overhead)."""
+    if cfg.micro_batch >= 0:
+        return cfg.micro_batch
+    return 64 if device.type == "cpu" and model_config.kind == "dt" else 0
 
 
 def _save_train_state(

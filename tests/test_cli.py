@@ -72,6 +72,17 @@ def test_collect_train_eval_ask_end_to_end(tiny_run):
     assert Image.open("ask.gif").n_frames > 5
 
 
+def test_eval_acts_with_the_kv_cache_on_a_dt_run():
+    r = run("collect", "--population", "random", "--episodes", 4, "--out", "./data/tiny", "--num-envs", 4)
+    assert r.exit_code == 0, r.output
+    r = run("train", "--dataset", "./data/tiny", "--run", "runs/dt", "--model", "dt", "--steps", 5, "--no-progress")
+    assert r.exit_code == 0, r.output
+    r = run("eval", "runs/dt", "--episodes", 4, "--num-envs", 4, "--kv-cache")
+    assert r.exit_code == 0, r.output
+    report = json.loads(Path("runs/dt/report.json").read_text())
+    assert [a["episodes"] for a in report["agents"]] == [4, 4]
+
+
 def test_train_resume_continues_a_killed_run(tiny_run):
     r = run(
         "train",

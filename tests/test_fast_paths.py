@@ -1,10 +1,13 @@
 """The fast training paths compute what the eager step computes.
 
-Tolerances: the compiled loss on CPU within 1e-5 relative of the eager one (inductor fuses and
-reorders float32 sums); the CUDA-graph steps in float32 within 1e-4 relative per step's loss and
-1e-4 absolute on the weights after the steps (same kernels, replayed; the capturable AdamW keeps its
-step count on the device). The CUDA tests run where a GPU is present (benchmarks/gpu_check.py
-runs them on the device machine)."""
+Tolerances: the compiled loss on CPU and a micro-batched step within 1e-5 relative of the eager
+whole-batch step (inductor fuses and reorders float32 sums; chunks sum the gradient in another
+order); the CUDA-graph steps in float32 within 1e-4 relative per step's loss and 1e-4 absolute on
+the weights after the steps (same kernels, replayed; the capturable AdamW keeps its step count on
+the device). The CUDA tests run where a GPU is present (on the device machine, with
+``pytest tests/test_fast_paths.py``; benchmarks/results/gpu_fast_path_tests.txt)."""
+
+import shutil
 
 import pytest
 import torch
@@ -15,6 +18,10 @@ from justask.sampler import SegmentSampler
 from justask.training import make_optimizer, model_config_for, update
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+# torch.compile on a CPU builds C++ kernels
+cpp_compiler = pytest.mark.skipif(
+    not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")), reason="needs a C++ compiler"
+)
 
 
 def _setup(episodes, device, capturable=False):
@@ -36,6 +43,7 @@ def _setup(episodes, device, capturable=False):
     return model, optimizer, sampler, generator, cfg
 
 
+@cpp_compiler
 def test_compiled_loss_equals_the_eager_loss(lunar_episodes):
     model, _, sampler, generator, _ = _setup(lunar_episodes, "cpu")
     batch = sampler.sample(16, generator)
@@ -75,3 +83,17 @@ def test_training_with_the_cuda_graph_resumes_to_the_same_weights(lunar_episodes
     resumed = train(ep, config, cfg, tmp_path / "cut", resume=True)
     for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
+def test_micro_batched_step_equals_the_whole_batch_step(lunar_episodes):
+    whole_model, whole_opt, sampler, generator, cfg = _setup(lunar_episodes, "cpu")
+    micro_model, micro_opt, _, _, _ = _setup(lunar_episodes, "cpu")
+    batch = sampler.sample(16, generator)
+    off = torch.autocast("cuda", enabled=False)
+    whole = update(whole_model, whole_opt, whole_model.loss, batch, off, cfg.grad_clip)
+    chunked = update(micro_model, micro_opt, micro_model.loss, batch, off, cfg.grad_clip, micro_batch=5)
+    torch.testing.assert_close(chunked, whole.detach(), rtol=1e-5, atol=1e-6)
+    # the (clipped) gradients the step used; the weights after AdamW's first step amplify float
+    # noise in near-zero gradients (its update is about lr * sign(g))
+    for a, b in zip(micro_model.parameters(), whole_model.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-7)

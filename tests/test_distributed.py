@@ -1,0 +1,110 @@
+"""Training under torchrun (2 CPU processes, gloo) against one process on the same global batch.
+
+Tolerance: weights within 1e-4 absolute. The two runs train on the same segments (every rank
+draws the global batch and cuts its share) and average the same gradient; what differs is the
+order of float sums (per-rank means combined by all-reduce), which AdamW can amplify for
+near-zero gradients by up to about the learning rate per step, hence not bit-equality.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from justask.checkpoint import load_tensors
+
+SCRIPT = """
+import sys
+from justask.configs import TrainConfig
+from justask.minari_io import load_minari
+from justask.relabel import return_to_go
+from justask.training import model_config_for, train
+
+data, run, stop, resume = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+episodes = return_to_go(load_minari(data))
+config = model_config_for(episodes, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1)
+cfg = TrainConfig(steps=6, batch_size=8, learning_rate=1e-3, device="cpu", checkpoint_every=3,
+                  log_every=3, progress=False, threads=1)
+train(episodes, config, cfg, run, resume=resume, stop_at=stop or None)
+"""
+
+
+def _launch(processes: int, *args: str, module: bool = False) -> subprocess.CompletedProcess:
+    launcher = [sys.executable]
+    if processes > 1:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    target = ["-m", "justask"] if module else ["train_script.py"]
+    return subprocess.run(
+        [*launcher, *target, *args], capture_output=True, text=True, timeout=300, env={"OMP_NUM_THREADS": "1", **_env()}
+    )
+
+
+def _env() -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+
+
+def _weights(run: str) -> dict:
+    return load_tensors(Path(run) / "model.safetensors", run)
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-4, msg=key)
+
+
+@pytest.fixture
+def dataset(lunar_episodes):
+    from justask.minari_io import save_minari
+
+    Path("train_script.py").write_text(SCRIPT)
+    save_minari(lunar_episodes, "./data/tiny")
+    return "./data/tiny"
+
+
+def test_two_processes_reach_the_weights_of_one(dataset):
+    one = _launch(1, dataset, "runs/one", "0", "0")
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = _launch(2, dataset, "runs/two", "0", "0")
+    assert two.returncode == 0, two.stderr[-2000:]
+    _assert_same(_weights("runs/two"), _weights("runs/one"))
+    assert sorted(p.name for p in Path("runs/two").iterdir()) == sorted(p.name for p in Path("runs/one").iterdir())
+
+
+def test_a_two_process_run_resumes_in_one_process(dataset):
+    """Killed after step 3 of 6 under torchrun, resumed by a single process: the same run."""
+    one = _launch(1, dataset, "runs/one", "0", "0")
+    assert one.returncode == 0, one.stderr[-2000:]
+    cut = _launch(2, dataset, "runs/cut", "3", "0")
+    assert cut.returncode == 0, cut.stderr[-2000:]
+    resumed = _launch(1, dataset, "runs/cut", "0", "1")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    _assert_same(_weights("runs/cut"), _weights("runs/one"))
+
+
+def test_a_batch_the_processes_cannot_split_is_a_one_line_error(dataset):
+    r = _launch(
+        2,
+        "train",
+        "--dataset",
+        dataset,
+        "--run-dir",  # torchrun's parser takes "--run" for its --run-path
+        "runs/odd",
+        "--model",
+        "dt",
+        "--steps",
+        "2",
+        "--batch-size",
+        "7",
+        "--device",
+        "cpu",
+        "--no-progress",
+        module=True,
+    )
+    assert r.returncode != 0
+    assert "justask: error: batch size 7 is not divisible by the 2 processes" in r.stderr
+    assert not Path("runs/odd").exists()

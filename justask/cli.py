@@ -165,7 +165,15 @@ def collect_command(**values: Any) -> None:
     else:
         raise JustAskError(f"unknown population '{cfg.population}' (demo, expert, random)")
     target = cfg.out if (is_path(cfg.out) or "-v" in cfg.out.rsplit("/", 1)[-1]) else "./" + cfg.out
-    episodes = collect(cfg.env, population, num_envs=cfg.num_envs, seed=cfg.seed)
+    on_ray = cfg.ray or bool(cfg.ray_address)
+    episodes = collect(
+        cfg.env,
+        population,
+        num_envs=cfg.num_envs,
+        seed=cfg.seed,
+        ray_workers=cfg.ray_workers if on_ray else None,
+        ray_address=cfg.ray_address or None,
+    )
     where = save_minari(episodes, target, overwrite=cfg.overwrite)
     typer.echo(f"{episodes.summary()}\nsaved Minari dataset: {where}")
 
@@ -279,6 +287,9 @@ def ask_command(run: str, return_to_go: str, text: str, action_rule: str, seed: 
         _opt("sweep_episodes", 100, "episodes per swept value", int),
         _opt("env", "", "env id (default: the one the model was trained on)", str),
         _opt("kv_cache", False, "DT: act with a KV cache (pays on CPU; see justask/kv_cache.py)", bool),
+        _opt("ray", False, "evaluate on a local Ray instance (needs pip install 'justask[ray]')", bool),
+        _opt("ray_address", "", "evaluate on the Ray cluster at this address", str),
+        _opt("ray_workers", 0, "Ray actors (0: one per CPU of the cluster)", int),
     ],
 )
 def eval_command(
@@ -290,6 +301,9 @@ def eval_command(
     sweep_episodes: int,
     env: str,
     kv_cache: bool,
+    ray: bool,
+    ray_address: str,
+    ray_workers: int,
 ) -> None:
     """Evaluate a trained model with both action rules; write report.json/.md (and a sweep PNG)."""
     import numpy as np
@@ -313,6 +327,9 @@ def eval_command(
     )
     check_spaces(env_id, obs_space, act_space, f"model {run}")
     request = _parse_request(return_to_go)
+    on_ray: dict[str, Any] = {}
+    if ray or ray_address:
+        on_ray = {"ray_workers": ray_workers, "ray_address": ray_address or None}
     rows = []
     reward_fn = _learned_reward_of(run, model)
     for rule in ("argmax", "sample"):
@@ -321,6 +338,7 @@ def eval_command(
             model.ask(action_rule=rule, reward_fn=reward_fn, kv_cache=kv_cache, **request),
             episodes=episodes,
             num_envs=num_envs,
+            **on_ray,
         )
         rows.append(r.to_json())
         typer.echo(f"{r.name}: {r.mean:.1f} [{r.ci95[0]:.1f}, {r.ci95[1]:.1f}] over {r.episodes} episodes")
@@ -340,6 +358,7 @@ def eval_command(
                 episodes=sweep_episodes,
                 num_envs=num_envs,
                 progress=False,
+                **on_ray,
             )
             points.append(
                 {"asked": round(float(asked), 2), "mean": round(r.mean, 2), "ci95": [round(x, 2) for x in r.ci95]}

@@ -31,12 +31,18 @@ def collect(
     env_kwargs: dict[str, Any] | None = None,
     description: str = "collect",
     processes: int = 1,
+    ray_workers: int | None = None,
+    ray_address: str | None = None,
 ) -> Episodes:
     """Run each ``(policy, n_episodes)`` of ``population`` for its episodes; return them all.
 
     Episode ``j`` (counting over the population in order) is reset with seed ``seed + j`` and its
-    policy is told that seed. ``processes > 1`` steps the envs in that many processes. Metadata per episode: ``policy``, ``policy_params``, ``seed``,
-    ``env_id``.
+    policy is told that seed. ``processes > 1`` steps the envs in that many processes. Metadata
+    per episode: ``policy``, ``policy_params``, ``seed``, ``env_id``.
+
+    On Ray (``ray_workers`` not None, or a ``ray_address``): that many Ray actors (0: one per CPU
+    of the cluster), each with ``num_envs`` envs, run contiguous shares of the episodes; the
+    episodes come back in the same order with the same seeds (``justask.ray_backend``).
     """
     jobs = [(member, j) for member, (_, n) in enumerate(population) for j in range(n)]
     if not jobs:
@@ -46,15 +52,31 @@ def collect(
     # Start jobs interleaved across members so slow and fast policies share the batch.
     order = sorted(range(len(jobs)), key=lambda k: (jobs[k][1], jobs[k][0]))
     num_envs = max(1, min(num_envs, len(jobs)))
+    if ray_workers is not None or ray_address:
+        from justask.envs import env_spaces
+        from justask.ray_backend import run_jobs_on_ray
+
+        observation_space, action_space = env_spaces(env_id, **(env_kwargs or {}))
+        ordered = run_jobs_on_ray(
+            env_id,
+            policies,
+            jobs,
+            job_seeds,
+            workers=ray_workers or 0,
+            num_envs=num_envs,
+            env_kwargs=env_kwargs or {},
+            address=ray_address,
+        )
+        return Episodes.from_episode_list(ordered, observation_space, action_space, env_id=env_id)
     envs = EnvSlots(env_id, num_envs, processes=processes, **(env_kwargs or {}))
     try:
-        episodes = _run_jobs(envs, policies, jobs, job_seeds, order, progress, description)
+        ordered = run_jobs(envs, policies, jobs, job_seeds, order, progress, description)
+        return Episodes.from_episode_list(ordered, envs.observation_space, envs.action_space, env_id=envs.env_id)
     finally:
         envs.close()
-    return episodes
 
 
-def _run_jobs(
+def run_jobs(
     envs: EnvSlots,
     policies: list[Policy],
     jobs: list[tuple[int, int]],
@@ -62,7 +84,8 @@ def _run_jobs(
     order: list[int],
     progress: bool,
     description: str,
-) -> Episodes:
+) -> list[dict[str, Any]]:
+    """Run ``jobs`` (member, index) on ``envs`` in ``order``; their episodes, in job order."""
     from tqdm.auto import tqdm
 
     n_envs = envs.num_envs
@@ -129,8 +152,7 @@ def _run_jobs(
         if progress and steps:
             bar.set_postfix(steps_per_s=f"{steps / (time.perf_counter() - clock):.0f}", refresh=False)
     bar.close()
-    ordered = [finished[k] for k in range(len(jobs))]
-    return Episodes.from_episode_list(ordered, envs.observation_space, envs.action_space, env_id=envs.env_id)
+    return [finished[k] for k in range(len(jobs))]
 
 
 def _batched_actions(

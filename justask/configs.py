@@ -73,8 +73,11 @@ class CollectConfig:
     population: str = "demo"  # demo (7 suboptimal landers), expert, random
     episodes: int = 150  # episodes per policy of the population
     seed: int = 0  # first episode seed
-    num_envs: int = 64  # envs stepped together
+    num_envs: int = 64  # envs stepped together (per Ray worker with --ray)
     overwrite: bool = False  # replace an existing dataset
+    ray: bool = False  # collect on a local Ray instance (needs pip install 'justask[ray]')
+    ray_address: str = ""  # collect on the Ray cluster at this address (host:port or ray://host:port)
+    ray_workers: int = 0  # Ray actors, each with its own envs (0: one per CPU of the cluster)
 
 
 @dataclasses.dataclass

@@ -88,8 +88,11 @@ def evaluate(
     seed: int = EVAL_SEED,
     progress: bool = True,
     name: str | None = None,
+    ray_workers: int | None = None,
+    ray_address: str | None = None,
 ) -> EvalResult:
-    """Roll ``policy`` out for ``episodes`` episodes (``num_envs`` at a time)."""
+    """Roll ``policy`` out for ``episodes`` episodes (``num_envs`` at a time; on Ray with
+    ``ray_workers``/``ray_address``, as in ``collect``)."""
     if episodes < 1:
         raise JustAskError(f"episodes must be at least 1, got {episodes}")
     info = getattr(policy, "info", {}) or {}
@@ -100,5 +103,7 @@ def evaluate(
         seed=seed,
         progress=progress,
         description=f"eval {name or policy.name}",
+        ray_workers=ray_workers,
+        ray_address=ray_address,
     )
     return EvalResult.from_episodes(name or policy.name, result, info.get("condition"), info.get("action_rule"))

@@ -1,0 +1,70 @@
+"""Collection and evaluation on a local Ray instance give what the local path gives."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from justask.collection import collect
+from justask.errors import JustAskError
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def test_ray_collection_matches_local_collection(local_ray):
+    from justask.suites.lunar_lander import demo_population
+
+    local = collect("LunarLander-v3", demo_population(2), num_envs=4, seed=7, progress=False)
+    on_ray = collect("LunarLander-v3", demo_population(2), num_envs=4, seed=7, progress=False, ray_workers=2)
+    assert on_ray.num_episodes == local.num_episodes == 14
+    assert on_ray.metadata == local.metadata
+    assert [m["seed"] for m in on_ray.metadata] == list(range(7, 21))
+    # the demo's policies draw their noise from each episode's seed: the same episodes
+    np.testing.assert_array_equal(on_ray.actions, local.actions)
+    np.testing.assert_array_equal(on_ray.observations, local.observations)
+
+
+def test_ray_evaluation_gives_the_local_report_for_a_deterministic_policy(local_ray, lunar_episodes):
+    import torch
+
+    from justask.evaluation import evaluate
+    from justask.models import PolicyModel
+    from justask.relabel import return_to_go
+    from justask.training import model_config_for
+
+    ep = return_to_go(lunar_episodes)
+    torch.manual_seed(0)
+    model = PolicyModel(model_config_for(ep, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1))
+    model.set_observation_stats(ep.step_observations())
+    local = evaluate("LunarLander-v3", model.ask(return_to_go=100.0), episodes=4, num_envs=2, progress=False)
+    on_ray = evaluate(
+        "LunarLander-v3", model.ask(return_to_go=100.0), episodes=4, num_envs=2, progress=False, ray_workers=2
+    )
+    assert on_ray.to_json() == local.to_json()
+
+
+def test_without_ray_the_error_says_how_to_install_it(monkeypatch):
+    from justask.ray_backend import ray_module
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(JustAskError, match=r"pip install 'justask\[ray\]'"):
+        ray_module()
+
+
+def test_an_unreachable_ray_address_is_a_one_line_error():
+    from typer.testing import CliRunner
+
+    from justask.cli import app
+
+    r = CliRunner().invoke(
+        app, ["collect", "--population", "random", "--episodes", "2", "--out", "./d", "--ray-address", "127.0.0.1:1"]
+    )
+    assert r.exit_code == 2
+    assert "could not reach the Ray cluster at 127.0.0.1:1" in r.output

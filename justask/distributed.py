@@ -64,8 +64,9 @@ class Distributed:
 
 
 def launched() -> bool:
-    """Whether this process was started by torchrun (or another launcher setting WORLD_SIZE)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Whether this process was started by torchrun (or another launcher setting RANK and
+    WORLD_SIZE) — also with one process, which then trains through DDP like the others."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
 def rank() -> int:

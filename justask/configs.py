@@ -29,6 +29,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model
     cuda_graph: bool = True  # on CUDA, capture the whole step (batch, forward, backward, AdamW) as one CUDA graph
     progress: bool = True  # show a progress bar
+    data_placement: str = "auto"  # device (columns on the training device), host (in RAM, batches moved each step), shard (under torchrun: each rank keeps every N-th episode on its device), auto (device if it fits in half the free memory, else host)
     dist_timeout_s: float = 600.0  # under torchrun: how long a rank waits for the others before failing
 
 

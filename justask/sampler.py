@@ -16,8 +16,19 @@ from justask.models.config import ModelConfig
 
 
 class SegmentSampler:
-    def __init__(self, episodes: Episodes, config: ModelConfig, device: torch.device | str) -> None:
-        self.device = torch.device(device)
+    """``storage``: where the columns live (default: the training device). A dataset too large
+    for the device stays in host memory (``storage="cpu"``); batches are then cut there and
+    moved to ``device`` each step."""
+
+    def __init__(
+        self,
+        episodes: Episodes,
+        config: ModelConfig,
+        device: torch.device | str,
+        storage: torch.device | str | None = None,
+    ) -> None:
+        self.target = torch.device(device)
+        self.device = torch.device(storage) if storage is not None else self.target  # where indices live
         self.context_len = config.context_len
         n = episodes.num_steps
         obs = episodes.step_observations().reshape(n, -1).astype(np.float32)
@@ -58,6 +69,8 @@ class SegmentSampler:
         }
         if self.conditions is not None:
             batch["conditions"] = take(self.conditions)
+        if self.target != self.device:
+            batch = {key: value.to(self.target, non_blocking=True) for key, value in batch.items()}
         return batch
 
     def sample(self, batch_size: int, generator: torch.Generator, part: slice | None = None) -> dict[str, torch.Tensor]:
@@ -66,3 +79,17 @@ class SegmentSampler:
         ``justask.distributed``)."""
         ends = torch.randint(0, self.num_steps, (batch_size,), device=self.device, generator=generator)
         return self.segment(ends if part is None else ends[part])
+
+
+def column_bytes(episodes: Episodes) -> int:
+    """About what ``SegmentSampler`` keeps of ``episodes`` (observations, actions, conditions,
+    timesteps, episode starts), in bytes."""
+    n = episodes.num_steps
+    per_step = 4 * (int(np.prod(episodes.observation_space.shape)) + int(np.prod(episodes.actions.shape[1:] or (2,))))
+    per_step += 16 + sum(4 * int(np.prod(c.shape[1:] or (1,))) for c in episodes.conditions.values())
+    return n * per_step
+
+
+def shard_of(episodes: Episodes, rank: int, world_size: int) -> Episodes:
+    """Every ``world_size``-th episode from ``rank``: the ranks' shards are disjoint and cover all."""
+    return episodes.select(np.arange(rank, episodes.num_episodes, world_size))

@@ -35,7 +35,7 @@ from justask.errors import JustAskError
 from justask.graphed_step import GraphedTrainStep
 from justask.models.config import ModelConfig
 from justask.models.policy import PolicyModel
-from justask.sampler import SegmentSampler
+from justask.sampler import SegmentSampler, column_bytes, shard_of
 
 
 def resolve_device(device: str) -> torch.device:
@@ -147,7 +147,14 @@ def _train(
             raise JustAskError(f"{run_dir} is a '{saved.get('run_kind')}' run, not a trained policy model")
         if saved.get("model") != json.loads(json.dumps(run_config["model"])):
             raise JustAskError(f"cannot resume {run_dir}: its checkpoint is from a different model config")
-    sampler = SegmentSampler(episodes, model_config, device)  # validates the condition column
+    placement = data_placement(cfg, episodes, device, dist)
+    local_episodes = shard_of(episodes, dist.rank, dist.world_size) if placement == "shard" else episodes
+    storage = torch.device("cpu") if placement == "host" else device
+    # validates the condition column
+    sampler = SegmentSampler(local_episodes, model_config, device, storage)
+    if placement == "shard":  # each rank samples its share from its own episodes
+        shard = None
+        per_rank_batch = cfg.batch_size // dist.world_size
     if dist:
         dist.barrier()  # every rank has checked the folder before rank 0 writes to it
     if main:
@@ -157,10 +164,11 @@ def _train(
     model = PolicyModel(model_config)
     model.set_observation_stats(episodes.step_observations())
     model.to(device)
-    use_graph = uses_cuda_graph(cfg, device) and dist is None  # DDP's all-reduce stays outside a graph
+    # DDP's all-reduce stays outside a graph; host-kept data is cut outside the device
+    use_graph = uses_cuda_graph(cfg, device) and dist is None and placement == "device"
     optimizer = make_optimizer(model, cfg, device, capturable=use_graph)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(cfg.seed + 1)
+    generator = torch.Generator(device=sampler.device)
+    generator.manual_seed(cfg.seed + 1 + (dist.rank if placement == "shard" else 0))
     start = 0
     if resume and state_path.exists():
         start = _load_train_state(state_path, model, optimizer, generator, f"run {run_dir}")
@@ -201,7 +209,10 @@ def _train(
             t1 = t0
             loss = graphed(generator, lr_at(step, cfg))
         else:
-            batch = sampler.sample(cfg.batch_size, generator, shard)
+            if placement == "shard":
+                batch = sampler.sample(per_rank_batch, generator)
+            else:
+                batch = sampler.sample(cfg.batch_size, generator, shard)
             t1 = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
@@ -239,6 +250,23 @@ def _train(
     if end == cfg.steps and main:
         write_json(run_dir / "train_summary.json", {"steps": cfg.steps, "final_loss": losses[-1] if losses else None})
     return model.eval()
+
+
+def data_placement(
+    cfg: TrainConfig, episodes: Episodes, device: torch.device, dist: distributed.Distributed | None
+) -> str:
+    """``TrainConfig.data_placement`` resolved to device, host or shard."""
+    choice = cfg.data_placement
+    if choice not in ("auto", "device", "host", "shard"):
+        raise JustAskError(f"unknown data placement '{choice}' (auto, device, host, shard)")
+    if choice == "shard" and dist is None:
+        raise JustAskError("data placement 'shard' splits the episodes across torchrun's processes; run under torchrun")
+    if choice != "auto":
+        return choice
+    if device.type != "cuda":
+        return "device"
+    free, _ = torch.cuda.mem_get_info(device)
+    return "device" if column_bytes(episodes) < free / 2 else "host"
 
 
 def _replicated_loss(

@@ -23,10 +23,11 @@ from justask.relabel import return_to_go
 from justask.training import model_config_for, train
 
 data, run, stop, resume = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+placement = sys.argv[5] if len(sys.argv) > 5 else "auto"
 episodes = return_to_go(load_minari(data))
 config = model_config_for(episodes, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1)
 cfg = TrainConfig(steps=6, batch_size=8, learning_rate=1e-3, device="cpu", checkpoint_every=3,
-                  log_every=3, progress=False, threads=1)
+                  log_every=3, progress=False, threads=1, data_placement=placement)
 train(episodes, config, cfg, run, resume=resume, stop_at=stop or None)
 """
 
@@ -108,3 +109,15 @@ def test_a_batch_the_processes_cannot_split_is_a_one_line_error(dataset):
     assert r.returncode != 0
     assert "justask: error: batch size 7 is not divisible by the 2 processes" in r.stderr
     assert not Path("runs/odd").exists()
+
+
+def test_episode_shards_train_under_torchrun(dataset):
+    """data_placement=shard: each rank keeps every 2nd episode and samples its half of the batch
+    from them (a different run from the global-batch one, by design)."""
+    two = _launch(2, dataset, "runs/shard", "0", "0", "shard")
+    assert two.returncode == 0, two.stderr[-2000:]
+    weights = _weights("runs/shard")
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    one = _launch(1, dataset, "runs/one", "0", "0")
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert any(not torch.equal(weights[k], w) for k, w in _weights("runs/one").items())

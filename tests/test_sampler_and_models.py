@@ -98,3 +98,28 @@ def test_continuous_actions_round_trip_through_the_head():
     torch.testing.assert_close(actions, torch.tensor([[2.0, 1.0]] * 5), atol=1e-4, rtol=0)
     sampled = model.select_actions(torch.zeros(1000, 4), "sample", torch.Generator().manual_seed(0))
     assert (sampled[:, 0] >= -2).all() and (sampled[:, 0] <= 2).all() and sampled[:, 0].std() > 0.3
+
+
+def test_data_placement_choices(lunar_episodes, tmp_path):
+    from justask.configs import TrainConfig
+    from justask.errors import JustAskError
+    from justask.sampler import shard_of
+    from justask.training import data_placement
+
+    ep = return_to_go(lunar_episodes)
+    config = model_config_for(ep, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1)
+    cpu = torch.device("cpu")
+    assert data_placement(TrainConfig(), ep, cpu, None) == "device"
+    with pytest.raises(JustAskError, match="run under torchrun"):
+        data_placement(TrainConfig(data_placement="shard"), ep, cpu, None)
+    with pytest.raises(JustAskError, match="unknown data placement"):
+        data_placement(TrainConfig(data_placement="disk"), ep, cpu, None)
+    shards = [shard_of(ep, r, 3) for r in range(3)]
+    assert sum(s.num_steps for s in shards) == ep.num_steps
+    starts = sorted(float(x) for s in shards for x in s.observations[s.observation_starts, 0])
+    assert starts == sorted(float(x) for x in ep.observations[ep.observation_starts, 0])
+    # host-kept columns give the batches device-kept ones give
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    a = SegmentSampler(ep, config, cpu).sample(8, g1)
+    b = SegmentSampler(ep, config, cpu, storage="cpu").sample(8, g2)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -499,9 +499,39 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_training(report: dict, path: Path) -> None:
+    """Samples/s per configuration and batch size, d3rlpy's bars grey, ours blue."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in report.get("training", []) if r.get("samples_per_s")]
+    if not rows:
+        return
+    batches = sorted({r["batch"] for r in rows})
+    fig, axes = plt.subplots(1, len(batches), figsize=(6 * len(batches), 4.2), squeeze=False)
+    for ax, batch in zip(axes[0], batches, strict=True):
+        mine = [r for r in rows if r["batch"] == batch]
+        colors = ["#999999" if r["library"] == "d3rlpy" else "#1f77b4" for r in mine]
+        ax.barh([r["config"] for r in mine], [r["samples_per_s"] for r in mine], color=colors)
+        ax.invert_yaxis()
+        ax.set_xlabel("samples/s")
+        ax.set_xlim(0, 1.18 * max(r["samples_per_s"] for r in mine))
+        ax.set_title(f"batch {batch}")
+        for y, r in enumerate(mine):
+            ax.text(r["samples_per_s"], y, f" {r['samples_per_s']:,.0f}", va="center", fontsize=8)
+    fig.suptitle(f"Training throughput, justask (blue) vs d3rlpy (grey) — {report['device_name']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def rewrite_markdown(json_path: Path) -> None:
-    """Re-render a results JSON's Markdown (after a change to the report's layout)."""
-    json_path.with_suffix(".md").write_text(markdown(json.loads(json_path.read_text())))
+    """Re-render a results JSON's Markdown and plot (after a change to the report's layout)."""
+    report = json.loads(json_path.read_text())
+    json_path.with_suffix(".md").write_text(markdown(report))
+    plot_training(report, json_path.with_suffix(".png"))
 
 
 def main() -> None:
@@ -558,6 +588,7 @@ def main() -> None:
         report["total_s"] = round(time.perf_counter() - started, 1)
         (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
         (out / f"{stem}.md").write_text(markdown(report))
+        plot_training(report, out / f"{stem}.png")
 
     sections = [
         ("training", not args.skip_training, training_rows),

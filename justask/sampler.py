@@ -80,6 +80,15 @@ class SegmentSampler:
         ends = torch.randint(0, self.num_steps, (batch_size,), device=self.device, generator=generator)
         return self.segment(ends if part is None else ends[part])
 
+    def sample_own_share(self, batch_size: int, generator: torch.Generator, part: slice) -> dict[str, torch.Tensor]:
+        """A rank's share ``part`` of a global batch drawn from *its own* episodes (episode
+        sharding): every rank draws the same ``batch_size`` uniform numbers from the shared
+        generator, takes its slice and scales it to its number of steps — so the generator's
+        state is the same on every rank, and a sharded run resumes exactly."""
+        u = torch.rand(batch_size, device=self.device, generator=generator)[part]
+        ends = (u * self.num_steps).long().clamp(max=self.num_steps - 1)
+        return self.segment(ends)
+
 
 def column_bytes(episodes: Episodes) -> int:
     """About what ``SegmentSampler`` keeps of ``episodes`` (observations, actions, conditions,

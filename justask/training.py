@@ -152,9 +152,6 @@ def _train(
     storage = torch.device("cpu") if placement == "host" else device
     # validates the condition column
     sampler = SegmentSampler(local_episodes, model_config, device, storage)
-    if placement == "shard":  # each rank samples its share from its own episodes
-        shard = None
-        per_rank_batch = cfg.batch_size // dist.world_size
     if dist:
         dist.barrier()  # every rank has checked the folder before rank 0 writes to it
     if main:
@@ -168,7 +165,7 @@ def _train(
     use_graph = uses_cuda_graph(cfg, device) and dist is None and placement == "device"
     optimizer = make_optimizer(model, cfg, device, capturable=use_graph)
     generator = torch.Generator(device=sampler.device)
-    generator.manual_seed(cfg.seed + 1 + (dist.rank if placement == "shard" else 0))
+    generator.manual_seed(cfg.seed + 1)
     start = 0
     if resume and state_path.exists():
         start = _load_train_state(state_path, model, optimizer, generator, f"run {run_dir}")
@@ -209,8 +206,8 @@ def _train(
             t1 = t0
             loss = graphed(generator, lr_at(step, cfg))
         else:
-            if placement == "shard":
-                batch = sampler.sample(per_rank_batch, generator)
+            if placement == "shard":  # its share of the batch, from its own episodes
+                batch = sampler.sample_own_share(cfg.batch_size, generator, shard)
             else:
                 batch = sampler.sample(cfg.batch_size, generator, shard)
             t1 = time.perf_counter()

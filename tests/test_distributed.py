@@ -111,9 +111,9 @@ def test_a_batch_the_processes_cannot_split_is_a_one_line_error(dataset):
     assert not Path("runs/odd").exists()
 
 
-def test_episode_shards_train_under_torchrun(dataset):
+def test_episode_shards_train_and_resume_under_torchrun(dataset):
     """data_placement=shard: each rank keeps every 2nd episode and samples its half of the batch
-    from them (a different run from the global-batch one, by design)."""
+    from them (a different run from the global-batch one, by design); it resumes exactly."""
     two = _launch(2, dataset, "runs/shard", "0", "0", "shard")
     assert two.returncode == 0, two.stderr[-2000:]
     weights = _weights("runs/shard")
@@ -121,3 +121,9 @@ def test_episode_shards_train_under_torchrun(dataset):
     one = _launch(1, dataset, "runs/one", "0", "0")
     assert one.returncode == 0, one.stderr[-2000:]
     assert any(not torch.equal(weights[k], w) for k, w in _weights("runs/one").items())
+    # killed half-way and resumed under torchrun: the same sharded run
+    cut = _launch(2, dataset, "runs/shard-cut", "3", "0", "shard")
+    assert cut.returncode == 0, cut.stderr[-2000:]
+    resumed = _launch(2, dataset, "runs/shard-cut", "0", "1", "shard")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    _assert_same(_weights("runs/shard-cut"), weights)

@@ -69,10 +69,6 @@ def launched() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
-
-
 def join(device: str, timeout_s: float) -> Distributed | None:
     """Join the process group torchrun describes (None when not launched distributed)."""
     if not launched():

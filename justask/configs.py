@@ -26,10 +26,10 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (and at the end)
     micro_batch: int = -1  # forward/backward in chunks of this many segments, same gradient (-1: 64 for a DT on CPU, else the whole batch; 0: whole batch)
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
-    compile: bool = False  # torch.compile the model
+    compile: bool = False  # torch.compile the loss (under torchrun: the DDP-wrapped module)
     cuda_graph: bool = True  # on CUDA, capture the whole step (batch, forward, backward, AdamW) as one CUDA graph
     progress: bool = True  # show a progress bar
-    data_placement: str = "auto"  # device (columns on the training device), host (in RAM, batches moved each step), shard (under torchrun: each rank keeps every N-th episode on its device), auto (device if it fits in half the free memory, else host)
+    data_placement: str = "auto"  # device (columns on the training device), host (written to the run folder as .npy columns and memory-mapped by every process: one copy in RAM per node; batches cut there and moved each step), shard (under torchrun: each rank keeps every N-th episode on its device), auto (device if it fits in half the free memory, else host)
     dist_timeout_s: float = 600.0  # under torchrun: how long a rank waits for the others before failing
 
 

@@ -46,7 +46,16 @@ class Distributed:
         return torch.device("cpu")
 
     def barrier(self) -> None:
-        torch_dist.barrier()
+        """Wait for every rank; a rank that does not come within the group's timeout
+        (``TrainConfig.dist_timeout_s``) ends this one with a one-line error instead of a hang."""
+        try:
+            torch_dist.barrier()
+        except RuntimeError as exc:  # gloo and NCCL time-outs (DistBackendError is one)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise JustAskError(
+                f"rank {self.rank}: the other processes did not all arrive within the process group's "
+                f"timeout (--dist-timeout-s): {first}"
+            ) from exc
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """The sum of ``tensor`` over ranks (in place, returned)."""

@@ -7,9 +7,12 @@ at the episode's start and left-padded (mask False, zeros). No per-sample Python
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 
+from justask.column_store import step_columns
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.models.config import ModelConfig
@@ -18,36 +21,35 @@ from justask.models.config import ModelConfig
 class SegmentSampler:
     """``storage``: where the columns live (default: the training device). A dataset too large
     for the device stays in host memory (``storage="cpu"``); batches are then cut there and
-    moved to ``device`` each step."""
+    moved to ``device`` each step. ``columns``: the step columns already made (e.g. memory-mapped
+    from a ``justask.column_store``) instead of building them from ``episodes``."""
 
     def __init__(
         self,
-        episodes: Episodes,
+        episodes: Episodes | None,
         config: ModelConfig,
         device: torch.device | str,
         storage: torch.device | str | None = None,
+        columns: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.target = torch.device(device)
         self.device = torch.device(storage) if storage is not None else self.target  # where indices live
         self.context_len = config.context_len
-        n = episodes.num_steps
-        obs = episodes.step_observations().reshape(n, -1).astype(np.float32)
-        self.observations = torch.as_tensor(obs, device=self.device)
-        if config.discrete:
-            self.actions = torch.as_tensor(episodes.actions.astype(np.int64), device=self.device)
-        else:
-            self.actions = torch.as_tensor(episodes.actions.reshape(n, -1).astype(np.float32), device=self.device)
-        self.conditions = None
-        if config.condition is not None:
-            name = config.condition.name
-            if name not in episodes.conditions:
-                raise JustAskError(f"the episodes have no condition column '{name}' for this model")
-            column = episodes.conditions[name].reshape(n, -1).astype(np.float32)
-            self.conditions = torch.as_tensor(column, device=self.device)
-        self.timesteps = torch.as_tensor(episodes.timesteps(), device=self.device)
-        self.episode_start = torch.as_tensor(np.repeat(episodes.episode_starts, episodes.lengths), device=self.device)
-        self.num_steps = n
+        if columns is None:
+            if episodes is None:
+                raise ValueError("SegmentSampler needs episodes or columns")
+            columns = dict(step_columns(episodes, config))  # validates the condition column
+        if (config.condition is not None) != ("conditions" in columns):
+            raise JustAskError("the sampler's columns do not match the model's condition")
+        tensors = {name: _as_tensor(array, self.device) for name, array in columns.items()}
+        self.observations = tensors["observations"]
+        self.actions = tensors["actions"]
+        self.conditions = tensors.get("conditions")
+        self.timesteps = tensors["timesteps"]
+        self.episode_start = tensors["episode_start"]
+        self.num_steps = len(self.observations)
         self._offsets = torch.arange(self.context_len, device=self.device) - (self.context_len - 1)
+        self._pin = self.target.type == "cuda" and self.device.type == "cpu"
 
     def segment(self, ends: torch.Tensor) -> dict[str, torch.Tensor]:
         """The segments ending at step indices ``ends`` ``(B,)``: a dict of ``(B, T, ...)``
@@ -69,8 +71,10 @@ class SegmentSampler:
         }
         if self.conditions is not None:
             batch["conditions"] = take(self.conditions)
-        if self.target != self.device:
-            batch = {key: value.to(self.target, non_blocking=True) for key, value in batch.items()}
+        if self._pin:  # page-locked, so the copy runs asynchronously
+            batch = {key: value.pin_memory().to(self.target, non_blocking=True) for key, value in batch.items()}
+        elif self.target != self.device:
+            batch = {key: value.to(self.target) for key, value in batch.items()}
         return batch
 
     def sample(self, batch_size: int, generator: torch.Generator, part: slice | None = None) -> dict[str, torch.Tensor]:
@@ -88,6 +92,13 @@ class SegmentSampler:
         u = torch.rand(batch_size, device=self.device, generator=generator)[part]
         ends = (u * self.num_steps).long().clamp(max=self.num_steps - 1)
         return self.segment(ends)
+
+
+def _as_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``array`` as a tensor on ``device``; a host array (memory-mapped too) is shared, not copied."""
+    if device.type == "cpu":
+        return torch.from_numpy(np.asarray(array))
+    return torch.as_tensor(np.asarray(array), device=device)
 
 
 def column_bytes(episodes: Episodes) -> int:

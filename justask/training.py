@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from justask import __version__, distributed
@@ -28,6 +30,7 @@ from justask.checkpoint import (
     save_tensors,
     write_json,
 )
+from justask.column_store import check_condition, open_store, step_columns, write_store
 from justask.conditions import ConditionSpec
 from justask.configs import TrainConfig
 from justask.episodes import Episodes
@@ -36,6 +39,8 @@ from justask.graphed_step import GraphedTrainStep
 from justask.models.config import ModelConfig
 from justask.models.policy import PolicyModel
 from justask.sampler import SegmentSampler, column_bytes, shard_of
+
+COLUMNS_DIR = "columns"  # host-placed data, memory-mapped during training (removed at the end)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -149,9 +154,11 @@ def _train(
             raise JustAskError(f"cannot resume {run_dir}: its checkpoint is from a different model config")
     placement = data_placement(cfg, episodes, device, dist)
     local_episodes = shard_of(episodes, dist.rank, dist.world_size) if placement == "shard" else episodes
-    storage = torch.device("cpu") if placement == "host" else device
-    # validates the condition column
-    sampler = SegmentSampler(local_episodes, model_config, device, storage)
+    if placement == "host":  # memory-mapped from the run folder: one copy per node, whatever the ranks
+        columns = _mapped_columns(episodes, model_config, run_dir / COLUMNS_DIR, dist)
+        sampler = SegmentSampler(None, model_config, device, storage="cpu", columns=columns)
+    else:
+        sampler = SegmentSampler(local_episodes, model_config, device)  # validates the condition column
     if dist:
         dist.barrier()  # every rank has checked the folder before rank 0 writes to it
     if main:
@@ -173,7 +180,7 @@ def _train(
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
     micro_batch = micro_batch_for(cfg, device, model_config)
     if dist:
-        step_fn = _replicated_loss(model, device, dist)
+        step_fn = _replicated_loss(model, device, dist, cfg.compile)
         micro_batch = 0  # one all-reduce per step, not per chunk
     graphed = None
     if use_graph:
@@ -246,6 +253,11 @@ def _train(
         writer.close()
     if end == cfg.steps and main:
         write_json(run_dir / "train_summary.json", {"steps": cfg.steps, "final_loss": losses[-1] if losses else None})
+    if end == cfg.steps and placement == "host":
+        if dist:
+            dist.barrier()  # every rank is done reading the mapped columns
+        if dist is None or dist.local_rank == 0:
+            shutil.rmtree(run_dir / COLUMNS_DIR, ignore_errors=True)
     return model.eval()
 
 
@@ -266,21 +278,38 @@ def data_placement(
     return "device" if column_bytes(episodes) < free / 2 else "host"
 
 
+def _mapped_columns(
+    episodes: Episodes, config: ModelConfig, directory: Path, dist: distributed.Distributed | None
+) -> dict[str, np.ndarray]:
+    """The sampler's columns written to ``directory`` by one process per node (each node's local
+    rank 0) and memory-mapped by every process. Rewritten at every start, so a resumed run maps
+    the data it was given."""
+    check_condition(episodes, config)  # on every rank, before any waits for the writer
+    if dist is None or dist.local_rank == 0:
+        write_store(step_columns(episodes, config), directory)
+    if dist:
+        dist.barrier()
+    return open_store(directory)
+
+
 def _replicated_loss(
-    model: PolicyModel, device: torch.device, dist: distributed.Distributed
+    model: PolicyModel, device: torch.device, dist: distributed.Distributed, compile: bool = False
 ) -> Callable[[dict[str, torch.Tensor]], torch.Tensor]:
     """The loss through DistributedDataParallel, weighted by this rank's share of the global
-    batch's real steps (DDP averages gradients over ranks)."""
+    batch's real steps (DDP averages gradients over ranks). ``compile``: the wrapped module goes
+    through ``torch.compile``, which splits its graph at DDP's gradient buckets so the
+    all-reduces still overlap the backward pass."""
     from torch.nn.parallel import DistributedDataParallel
 
     ddp = DistributedDataParallel(
         distributed.LossModule(model), device_ids=[device.index] if device.type == "cuda" else None
     )
+    module = torch.compile(ddp) if compile else ddp
 
     def loss_fn(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         count = batch["mask"].sum().float()
         total = dist.sum(count.detach().clone())
-        return ddp(batch, count * dist.world_size / total.clamp(min=1))
+        return module(batch, count * dist.world_size / total.clamp(min=1))
 
     return loss_fn
 

@@ -77,14 +77,18 @@ def test_two_processes_reach_the_weights_of_one(dataset):
 
 
 def test_a_two_process_run_resumes_in_one_process(dataset):
-    """Killed after step 3 of 6 under torchrun, resumed by a single process: the same run."""
+    """Killed after step 3 of 6 under torchrun, resumed by a single process: the same run. Both
+    keep the data on the host (columns memory-mapped from the run folder), which cuts the same
+    batches as device-kept data: the weights match a plain 1-process run."""
     one = _launch(1, dataset, "runs/one", "0", "0")
     assert one.returncode == 0, one.stderr[-2000:]
-    cut = _launch(2, dataset, "runs/cut", "3", "0")
+    cut = _launch(2, dataset, "runs/cut", "3", "0", "host")
     assert cut.returncode == 0, cut.stderr[-2000:]
-    resumed = _launch(1, dataset, "runs/cut", "0", "1")
+    assert (Path("runs/cut/columns") / "manifest.json").is_file()  # left by the killed run
+    resumed = _launch(1, dataset, "runs/cut", "0", "1", "host")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     _assert_same(_weights("runs/cut"), _weights("runs/one"))
+    assert not Path("runs/cut/columns").exists()  # removed when training ends
 
 
 def test_a_batch_the_processes_cannot_split_is_a_one_line_error(dataset):
@@ -127,3 +131,43 @@ def test_episode_shards_train_and_resume_under_torchrun(dataset):
     resumed = _launch(2, dataset, "runs/shard-cut", "0", "1", "shard")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     _assert_same(_weights("runs/shard-cut"), weights)
+
+
+STALLED = """
+import os, sys, time
+from justask import distributed
+from justask.configs import TrainConfig
+from justask.minari_io import load_minari
+from justask.relabel import return_to_go
+from justask.training import model_config_for, train
+
+dist = distributed.join("cpu", 5)
+if dist.rank == 1:
+    time.sleep(120)  # a rank that hangs (not dies): only the group's timeout ends the others
+episodes = return_to_go(load_minari(sys.argv[1]))
+config = model_config_for(episodes, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1)
+cfg = TrainConfig(steps=6, batch_size=8, device="cpu", progress=False, threads=1, dist_timeout_s=5)
+try:
+    train(episodes, config, cfg, sys.argv[2])
+except Exception as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def test_a_hung_rank_ends_the_others_at_the_group_timeout(dataset):
+    import time
+
+    Path("stalled.py").write_text(STALLED)
+    start = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "stalled.py"]
+        + [dataset, "runs/stalled"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env={"OMP_NUM_THREADS": "1", **_env()},
+    )
+    assert r.returncode != 0
+    assert time.monotonic() - start < 90
+    assert "error: rank 0: the other processes did not all arrive within the process group's timeout" in r.stderr

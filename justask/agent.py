@@ -32,10 +32,13 @@ class Agent:
         reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         kv_cache: bool = False,
         cache_keep: int | None = None,
+        request_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         """``kv_cache`` (DT only): keep each slot's keys and values so a step costs one step's
         tokens, not a whole context; the window then holds between ``cache_keep`` (default half
-        the context) and ``context_len`` steps (see ``justask.kv_cache``)."""
+        the context) and ``context_len`` steps (see ``justask.kv_cache``). ``request_fn``: a
+        request per episode instead of one for all — given the new episodes' seeds ``(n,)``, their
+        requests ``(n, dim)`` in model units (e.g. each episode's world, for an oracle)."""
         self.model = model.eval()
         # For a model trained on learned returns: r̂(states, actions) -> (N,) decrements the
         # request instead of the env's reward.
@@ -44,9 +47,16 @@ class Agent:
         self.action_rule = action_rule
         self.device = next(model.parameters()).device
         self.request = None if request is None else torch.as_tensor(request, dtype=torch.float32, device=self.device)
+        self.request_fn = request_fn
         spec = self.config.condition
         asked = (
-            "" if request is None or spec is None else f"@{spec.in_user_units(request):g}" if spec.dim == 1 else "@goal"
+            "@per-episode"
+            if request_fn is not None
+            else ""
+            if request is None or spec is None
+            else f"@{spec.in_user_units(request):g}"
+            if spec.dim == 1
+            else "@goal"
         )
         self.name = name or f"{self.config.kind}{asked}/{action_rule}"
         self.info = {
@@ -96,7 +106,12 @@ class Agent:
         self._conditions[slots_t] = 0
         if self._cache is not None:
             self._cache.reset(slots_t)
-        if self.request is not None:
+        if self.request_fn is not None and len(slots_t):
+            if seeds is None:
+                raise ValueError("an Agent with a request_fn needs the episodes' seeds at reset")
+            rows = np.asarray(self.request_fn(np.asarray(seeds)), dtype=np.float32).reshape(len(slots_t), -1)
+            self._current[slots_t] = torch.as_tensor(rows, device=self.device)
+        elif self.request is not None:
             self._current[slots_t] = self.request
 
     def observe(self, slots: np.ndarray, rewards: np.ndarray) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import typer
 
-from justask.configs import CollectConfig, DemoConfig, DrexConfig, TrainCommandConfig, TrainConfig
+from justask.configs import CollectConfig, DemoConfig, DrexConfig, TrainCommandConfig, TrainConfig, WorldsDemoConfig
 from justask.errors import JustAskError
 
 app = typer.Typer(
@@ -461,6 +461,25 @@ def demo_lunarlander(**values: Any) -> None:
 def demo_drex(**values: Any) -> None:
     """D-REX on LunarLander, quick variant: the built-in demonstrator, no PPO (see `justask drex`)."""
     _run_drex(build(DrexConfig, values))
+
+
+@command("worlds", WorldsDemoConfig, on=demo_app)
+def demo_worlds(**values: Any) -> None:
+    """Domain randomization, quick variant: CartPole with a hidden actuator sign (and random pole,
+    mass and force); a history DT infers its world, beside memoryless BC, an oracle told the
+    world, a DT told the world when known, SB3 PPO and the privileged expert, per held-out box."""
+    from justask.methods.worlds_demo import RUN_KIND, run_worlds_demo
+
+    cfg = build(WorldsDemoConfig, values)
+    out = Path(cfg.out)
+    if _is_own_previous_run(out, RUN_KIND):
+        cfg.overwrite = True
+    with removed_on_error(out):
+        results = run_worlds_demo(cfg)
+    typer.echo((out / "report.md").read_text())
+    gif = f", {out / 'rollout.gif'}" if cfg.gif else ""
+    typer.echo(f"report: {out / 'report.md'} (and report.json)\npictures: {out / 'returns.png'}{gif}")
+    typer.echo(f"total time: {results['seconds']:.0f} s")
 
 
 def main() -> None:

@@ -29,7 +29,8 @@ STORE_FORMAT = 1
 def step_columns(episodes: Episodes, config: ModelConfig) -> Iterator[tuple[str, np.ndarray]]:
     """The columns ``SegmentSampler`` reads, one at a time (so a writer holds one in memory):
     observations ``(N, obs_dim)`` float32, actions ``(N,)`` int64 or ``(N, act_dim)`` float32,
-    conditions ``(N, cond_dim)`` float32 when the model is conditioned, timesteps and
+    conditions ``(N, cond_dim)`` float32 when the model is conditioned, targets (like actions)
+    when it learns a column of labels instead of the executed actions, timesteps and
     episode_start ``(N,)`` int64 (the index of each step's episode's first step)."""
     n = episodes.num_steps
     check_condition(episodes, config)
@@ -40,6 +41,9 @@ def step_columns(episodes: Episodes, config: ModelConfig) -> Iterator[tuple[str,
         yield "actions", episodes.actions.reshape(n, -1).astype(np.float32)
     if config.condition is not None:
         yield "conditions", episodes.conditions[config.condition.name].reshape(n, -1).astype(np.float32)
+    if config.target is not None:
+        labels = episodes.conditions[config.target]
+        yield "targets", labels.astype(np.int64) if config.discrete else labels.reshape(n, -1).astype(np.float32)
     yield "timesteps", episodes.timesteps()
     yield "episode_start", np.repeat(episodes.episode_starts, episodes.lengths)
 
@@ -48,6 +52,8 @@ def check_condition(episodes: Episodes, config: ModelConfig) -> None:
     """The episodes hold the condition column the model reads."""
     if config.condition is not None and config.condition.name not in episodes.conditions:
         raise JustAskError(f"the episodes have no condition column '{config.condition.name}' for this model")
+    if config.target is not None and config.target not in episodes.conditions:
+        raise JustAskError(f"the episodes have no column '{config.target}' of target actions for this model")
 
 
 def write_store(columns: Iterator[tuple[str, np.ndarray]], directory: Path) -> None:

@@ -34,6 +34,28 @@ class TrainConfig:
 
 
 @dataclasses.dataclass
+class WorldsDemoConfig:
+    """Domain randomization on CartPole with a hidden actuator sign; the defaults are the quick
+    variant (one training seed, about 10 minutes on 2 CPU cores)."""
+
+    out: str = "runs/demo-worlds"  # run folder: report.md/json, returns.png, rollout.gif, the trained models
+    family: str = "CartPoleWorlds"  # world family: CartPoleWorlds (hidden actuator sign) or LunarLanderWorlds (swapped side engines)
+    seed: int = 0  # training seed (data, weights, batches)
+    episodes: int = 200  # training episodes of the privileged expert, split over the noise levels
+    noise: str = "0,0.1,0.2,0.3"  # shares of random actions in the data (comma-separated)
+    labels: str = "expert"  # actions the models learn: expert (labels on every visited state) or executed
+    dagger_rounds: int = 0  # rounds of: history model acts, the expert relabels, retrain on all data
+    dt_steps: int = 2500  # gradient steps of the history DTs
+    mlp_steps: int = 2000  # gradient steps of the MLPs (memoryless, oracle)
+    context_len: int = 8  # steps the history DT sees
+    eval_worlds: int = 100  # fresh worlds per world box
+    ppo_steps: int = 100000  # env steps of the SB3 PPO peers (memoryless and 4 stacked observations); 0: none
+    threads: int = 2  # CPU threads for torch while training
+    gif: bool = True  # render the history model in a held-out world
+    overwrite: bool = False  # replace an existing run folder
+
+
+@dataclasses.dataclass
 class DemoConfig:
     """The LunarLander demo; the defaults are the quick variant (about 10 minutes on 2 CPU cores)."""
 

@@ -90,9 +90,11 @@ def evaluate(
     name: str | None = None,
     ray_workers: int | None = None,
     ray_address: str | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> EvalResult:
     """Roll ``policy`` out for ``episodes`` episodes (``num_envs`` at a time; on Ray with
-    ``ray_workers``/``ray_address``, as in ``collect``)."""
+    ``ray_workers``/``ray_address``, as in ``collect``; ``env_kwargs`` go to ``gymnasium.make``,
+    e.g. a world family's ``box``)."""
     if episodes < 1:
         raise JustAskError(f"episodes must be at least 1, got {episodes}")
     info = getattr(policy, "info", {}) or {}
@@ -105,5 +107,6 @@ def evaluate(
         description=f"eval {name or policy.name}",
         ray_workers=ray_workers,
         ray_address=ray_address,
+        env_kwargs=env_kwargs,
     )
     return EvalResult.from_episodes(name or policy.name, result, info.get("condition"), info.get("action_rule"))

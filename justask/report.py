@@ -131,13 +131,14 @@ def rollout_gif(
     caption: str = "",
     every: int = 2,
     scale: float = 0.5,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Render one episode of ``policy`` to a GIF (every ``every``-th frame, resized by ``scale``)
     with the step and return so far written on it; returns the episode's return and length."""
     import gymnasium as gym
     from PIL import Image, ImageDraw
 
-    env = gym.make(env_id, render_mode="rgb_array")
+    env = gym.make(env_id, render_mode="rgb_array", **(env_kwargs or {}))
     frames: list[Image.Image] = []
     slot = np.array([0])
     obs, _ = env.reset(seed=seed)
@@ -148,7 +149,9 @@ def rollout_gif(
     def grab() -> None:
         image = Image.fromarray(env.render())
         image = image.resize((int(image.width * scale), int(image.height * scale)))
-        ImageDraw.Draw(image).text((4, 4), f"{caption}  t={t}  return={total:.0f}", fill=(255, 255, 255))
+        bright = np.asarray(image)[:16, :200].mean() > 128  # dark text on a light scene (CartPole)
+        ink = (0, 0, 0) if bright else (255, 255, 255)
+        ImageDraw.Draw(image).text((4, 4), f"{caption}  t={t}  return={total:.0f}", fill=ink)
         frames.append(image)
 
     grab()

@@ -39,12 +39,15 @@ class SegmentSampler:
             if episodes is None:
                 raise ValueError("SegmentSampler needs episodes or columns")
             columns = dict(step_columns(episodes, config))  # validates the condition column
-        if (config.condition is not None) != ("conditions" in columns):
-            raise JustAskError("the sampler's columns do not match the model's condition")
+        if (config.condition is not None) != ("conditions" in columns) or (config.target is not None) != (
+            "targets" in columns
+        ):
+            raise JustAskError("the sampler's columns do not match the model's condition and targets")
         tensors = {name: _as_tensor(array, self.device) for name, array in columns.items()}
         self.observations = tensors["observations"]
         self.actions = tensors["actions"]
         self.conditions = tensors.get("conditions")
+        self.targets = tensors.get("targets")
         self.timesteps = tensors["timesteps"]
         self.episode_start = tensors["episode_start"]
         self.num_steps = len(self.observations)
@@ -71,6 +74,8 @@ class SegmentSampler:
         }
         if self.conditions is not None:
             batch["conditions"] = take(self.conditions)
+        if self.targets is not None:
+            batch["targets"] = take(self.targets)
         if self._pin:  # page-locked, so the copy runs asynchronously
             batch = {key: value.pin_memory().to(self.target, non_blocking=True) for key, value in batch.items()}
         elif self.target != self.device:

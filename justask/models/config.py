@@ -25,6 +25,9 @@ class ModelConfig:
     action_low: list[float] | None = None  # continuous action bounds (actions are scaled to [-1, 1])
     action_high: list[float] | None = None
     condition: ConditionSpec | None = None  # None: unconditioned behaviour cloning
+    target: str | None = (
+        None  # a column of actions to learn instead of the executed ones (expert labels); the context still shows the executed actions
+    )
     context_len: int = 10  # steps the model sees (the DT's context; 1 for the MLP)
     d_model: int = 64  # transformer width
     n_layer: int = 2  # transformer blocks

@@ -96,15 +96,17 @@ class PolicyModel(nn.Module):
         return ((actions - self.action_center) / self.action_half_range).clamp(-1, 1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Masked negative log-likelihood of the data's actions (mean over real steps)."""
+        """Masked negative log-likelihood of the data's actions (mean over real steps) — or of
+        ``targets`` where the batch has them (labels), the context still holding the actions."""
         out = self(batch["observations"], batch["actions"], batch.get("conditions"), batch["timesteps"], batch["mask"])
         mask = batch["mask"].float()
+        wanted = batch.get("targets", batch["actions"])
         if self.config.discrete:
-            nll = F.cross_entropy(out.flatten(0, 1).float(), batch["actions"].flatten().long(), reduction="none")
+            nll = F.cross_entropy(out.flatten(0, 1).float(), wanted.flatten().long(), reduction="none")
             nll = nll.view_as(mask)
         else:
             mean, log_std = self._gaussian(out.float())
-            target = self._action_input(batch["actions"])
+            target = self._action_input(wanted)
             nll = (0.5 * ((target - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)).sum(-1)
         return (nll * mask).sum() / mask.sum().clamp(min=1)
 

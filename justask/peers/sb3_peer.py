@@ -17,6 +17,17 @@ import numpy as np
 
 from justask.errors import JustAskError
 
+# RL Baselines3 Zoo's tuned PPO for CartPole-v1 (8 envs; its linear schedules as constants)
+ZOO_PPO_CARTPOLE = dict(
+    n_steps=32,
+    batch_size=256,
+    gae_lambda=0.8,
+    gamma=0.98,
+    n_epochs=20,
+    ent_coef=0.0,
+    learning_rate=1e-3,
+    clip_range=0.2,
+)
 ZOO_PPO_LUNARLANDER = dict(
     n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01, learning_rate=3e-4
 )
@@ -60,8 +71,13 @@ def train_ppo(
     reward_scale: float = 1.0,
     n_envs: int = 16,
     tensorboard_log: str | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    frame_stack: int = 1,
 ) -> Any:
-    """SB3 PPO for ``total_steps`` env steps, on the env's reward or on ``reward_fn``."""
+    """SB3 PPO for ``total_steps`` env steps, on the env's reward or on ``reward_fn``
+    (``hyperparameters``: PPO's, default the Zoo's LunarLander ones; ``frame_stack`` > 1: the
+    last that many observations side by side, SB3's ``VecFrameStack``)."""
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # the old gym package's import notice
             from stable_baselines3 import PPO
@@ -69,11 +85,21 @@ def train_ppo(
     except ImportError as exc:
         raise JustAskError("PPO needs stable-baselines3: pip install stable-baselines3") from exc
 
-    venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
+    venv = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    if frame_stack > 1:
+        from stable_baselines3.common.vec_env import VecFrameStack
+
+        venv = VecFrameStack(venv, frame_stack)
     if reward_fn is not None:
         venv = learned_reward_vec_env(venv, reward_fn, reward_offset, reward_scale)
     model = PPO(
-        "MlpPolicy", venv, seed=seed, verbose=0, device="cpu", tensorboard_log=tensorboard_log, **ZOO_PPO_LUNARLANDER
+        "MlpPolicy",
+        venv,
+        seed=seed,
+        verbose=0,
+        device="cpu",
+        tensorboard_log=tensorboard_log,
+        **(ZOO_PPO_LUNARLANDER if hyperparameters is None else hyperparameters),
     )
     model.learn(total_timesteps=total_steps, progress_bar=False)
     venv.close()
@@ -91,3 +117,29 @@ class SB3Policy:
     def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
         actions, _ = self.model.predict(np.asarray(observations), deterministic=self.action_rule == "argmax")
         return np.asarray(actions)
+
+
+class StackedSB3Policy(SB3Policy):
+    """An SB3 model trained on ``VecFrameStack``-ed observations, as a justask policy: per slot
+    the last ``stack`` observations, zeros before the episode's first (as VecFrameStack pads)."""
+
+    def __init__(self, model: Any, stack: int, action_rule: str = "argmax", name: str = "ppo-stacked") -> None:
+        super().__init__(model, action_rule, name)
+        self.stack = stack
+        self._frames: dict[int, np.ndarray] = {}
+
+    def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
+        for slot in slots:
+            self._frames.pop(int(slot), None)
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        observations = np.asarray(observations, dtype=np.float32)
+        stacked = []
+        for obs, slot in zip(observations, slots, strict=True):
+            frames = self._frames.get(int(slot))
+            if frames is None:
+                frames = np.zeros((self.stack, *obs.shape), dtype=np.float32)
+            frames = np.concatenate([frames[1:], obs[None]])
+            self._frames[int(slot)] = frames
+            stacked.append(np.concatenate(list(frames), axis=-1))
+        return super().act(np.stack(stacked), slots)

@@ -81,9 +81,10 @@ def plot(results: dict, path: Path) -> None:
     ax.set_xticks(np.arange(len(boxes)), boxes)
     ax.set_ylabel("mean return (95% CI)")
     ax.set_title(f"{results['config']['family']}: return per world box (training seeds {results['seeds']})")
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
+    ncol = 4 if max(len(m) for m in models) < 30 else 2
+    ax.legend(fontsize=7, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 

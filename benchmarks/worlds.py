@@ -101,21 +101,7 @@ def main() -> None:
     if args.merge:
         write(merge(args.merge), Path(args.out), args.name, keep_returns=False)
         return
-    cfg = WorldsConfig(
-        family=args.family,
-        context_len=args.context_len,
-        episodes=args.episodes,
-        noise=tuple(args.noise),
-        labels=args.labels,
-        dagger_rounds=args.dagger_rounds,
-        dt_steps=args.dt_steps,
-        mlp_steps=args.mlp_steps,
-        eval_worlds=args.eval_worlds,
-        test_noise=args.test_noise,
-        models=tuple(args.models),
-        device=args.device,
-        threads=args.threads,
-    )
+    cfg = WorldsConfig.from_values(vars(args))
     runs = Path(args.runs) / args.name
     if runs.exists():
         import shutil

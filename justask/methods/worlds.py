@@ -93,6 +93,13 @@ class WorldsConfig:
     device: str = "cpu"
     models: tuple[str, ...] = ("history", "memoryless", "oracle", "history+world")
 
+    @staticmethod
+    def from_values(values: dict[str, Any]) -> WorldsConfig:
+        """A config from any mapping holding some of its fields (CLI or argparse values; the
+        others are ignored); lists become tuples."""
+        names = {f.name for f in dataclasses.fields(WorldsConfig)}
+        return WorldsConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names})
+
     def __post_init__(self) -> None:
         if self.labels not in ("expert", "executed"):
             raise JustAskError(f"labels must be 'expert' or 'executed', got '{self.labels}'")

@@ -34,18 +34,7 @@ def run_worlds_demo(cfg: WorldsDemoConfig) -> dict[str, Any]:
         raise JustAskError(f"--noise takes comma-separated shares, got '{cfg.noise}'") from exc
     if not noise or any(not 0 <= x <= 1 for x in noise):
         raise JustAskError(f"--noise shares must lie in [0, 1], got '{cfg.noise}'")
-    worlds_cfg = WorldsConfig(
-        family=cfg.family,
-        episodes=cfg.episodes,
-        noise=noise,
-        labels=cfg.labels,
-        dagger_rounds=cfg.dagger_rounds,
-        context_len=cfg.context_len,
-        dt_steps=cfg.dt_steps,
-        mlp_steps=cfg.mlp_steps,
-        eval_worlds=cfg.eval_worlds,
-        threads=cfg.threads,
-    )
+    worlds_cfg = WorldsConfig.from_values({**dataclasses.asdict(cfg), "noise": noise})
     out.mkdir(parents=True)
     write_json(out / "config.json", {"run_kind": RUN_KIND, "demo": dataclasses.asdict(cfg)})
     start = time.time()

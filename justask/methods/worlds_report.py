@@ -14,6 +14,18 @@ def _cell(e: dict | None) -> str:
     return f"{e['mean']:.0f} [{lo:.0f}, {hi:.0f}] / {e['success']:.2f} [{slo:.2f}, {shi:.2f}]"
 
 
+def _table_head(results: dict, first: list[str]) -> list[str]:
+    """What the cells mean, and the header of a table with columns ``first`` then one per box."""
+    boxes = results["boxes"]
+    return [
+        f"Mean return [bootstrap 95% CI] / success (return >= {results.get('success_return', 475):g}) "
+        "[Wilson 95% CI]; argmax actions.",
+        "",
+        "| " + " | ".join(first + boxes) + " |",
+        "|" + "---|" * (len(first) + len(boxes)),
+    ]
+
+
 def markdown(results: dict, command: str, seconds: float) -> str:
     """The comparison as Markdown: one row per model, one column per world box."""
     summary = results["summary"]
@@ -30,11 +42,7 @@ def markdown(results: dict, command: str, seconds: float) -> str:
         f"MLPs {cfg['mlp_steps']} steps; batch {cfg['batch_size']}; DAgger rounds {cfg['dagger_rounds']}; "
         f"test-time random-action share {cfg['test_noise']}.",
         "",
-        f"Mean return [bootstrap 95% CI] / success (return >= {results.get('success_return', 475):g}) "
-        "[Wilson 95% CI]; argmax actions.",
-        "",
-        "| model | " + " | ".join(boxes) + " |",
-        "|---|" + "---|" * len(boxes),
+        *_table_head(results, ["model"]),
     ]
     for model, per_box in summary["models"].items():
         lines.append(f"| {model} | " + " | ".join(_cell(per_box.get(box)) for box in boxes) + " |")
@@ -109,11 +117,7 @@ def self_delusion_markdown(results: dict, command: str, seconds: float) -> str:
             for name, r in results["regimes"].items()
         ),
         "",
-        f"Mean return [bootstrap 95% CI] / success (return >= {results.get('success_return', 475):g}) "
-        "[Wilson 95% CI]; argmax actions.",
-        "",
-        "| regime | test noise | " + " | ".join(boxes) + " |",
-        "|---|---|" + "---|" * len(boxes),
+        *_table_head(results, ["regime", "test noise"]),
     ]
     for model, per_box in results["summary"]["models"].items():
         regime, probe = model.split(" | test noise ")

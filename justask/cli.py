@@ -22,7 +22,15 @@ from typing import Any
 
 import typer
 
-from justask.configs import CollectConfig, DemoConfig, DrexConfig, TrainCommandConfig, TrainConfig, WorldsDemoConfig
+from justask.configs import (
+    CollectConfig,
+    DemoConfig,
+    DrexConfig,
+    MazeDemoConfig,
+    TrainCommandConfig,
+    TrainConfig,
+    WorldsDemoConfig,
+)
 from justask.errors import JustAskError
 
 app = typer.Typer(
@@ -150,8 +158,21 @@ def collect_command(**values: Any) -> None:
 
     cfg = build(CollectConfig, values)
     _, action_space = env_spaces(cfg.env)
+    env_kwargs: dict[str, Any] = {}
     if cfg.population == "random":
         population = [(RandomPolicy(action_space), cfg.episodes)]
+    elif cfg.population in ("explorer", "planner"):
+        from justask.suites import maze as mz
+
+        maze = next((m for m in mz.MAZES if cfg.env == mz.env_id(m)), None)
+        if maze is None:
+            ids = ", ".join(mz.env_id(m) for m in mz.MAZES)
+            raise JustAskError(f"population '{cfg.population}' is for the maze envs ({ids}), not {cfg.env}")
+        if cfg.population == "explorer":
+            population = [(mz.WaypointExplorer(maze, cfg.action_noise, seed=cfg.seed), cfg.episodes)]
+            env_kwargs = {"task": "explore"}
+        else:
+            population = [(mz.MazePlanner(maze, cfg.action_noise, seed=cfg.seed), cfg.episodes)]
     elif cfg.population in ("demo", "expert"):
         if not cfg.env.startswith("LunarLander"):
             raise JustAskError(f"population '{cfg.population}' is for LunarLander, not {cfg.env}")
@@ -163,7 +184,7 @@ def collect_command(**values: Any) -> None:
                 raise JustAskError("the demo population is for the discrete LunarLander-v3")
             population = demo_population(cfg.episodes)
     else:
-        raise JustAskError(f"unknown population '{cfg.population}' (demo, expert, random)")
+        raise JustAskError(f"unknown population '{cfg.population}' (demo, expert, explorer, planner, random)")
     target = cfg.out if (is_path(cfg.out) or "-v" in cfg.out.rsplit("/", 1)[-1]) else "./" + cfg.out
     on_ray = cfg.ray or bool(cfg.ray_address)
     episodes = collect(
@@ -173,6 +194,7 @@ def collect_command(**values: Any) -> None:
         seed=cfg.seed,
         ray_workers=cfg.ray_workers if on_ray else None,
         ray_address=cfg.ray_address or None,
+        env_kwargs=env_kwargs or None,
     )
     where = save_minari(episodes, target, overwrite=cfg.overwrite)
     typer.echo(f"{episodes.summary()}\nsaved Minari dataset: {where}")
@@ -185,7 +207,7 @@ def train_command(**values: Any) -> None:
     import numpy as np
 
     from justask.minari_io import is_path, load_minari
-    from justask.relabel import RETURN_TO_GO, return_to_go
+    from justask.relabel import GOAL, RETURN_TO_GO, hindsight_goals, return_to_go
     from justask.training import model_config_for, train
 
     cfg = build(TrainCommandConfig, values)
@@ -198,9 +220,11 @@ def train_command(**values: Any) -> None:
         raise JustAskError(f"nothing to resume: {run_dir}/config.json not found")
     episodes = load_minari(source)
     condition = None if cfg.condition in ("", "none") else cfg.condition
-    if condition not in (None, RETURN_TO_GO):
-        raise JustAskError(f"unknown condition '{cfg.condition}' (return_to_go or none)")
+    if condition not in (None, RETURN_TO_GO, GOAL):
+        raise JustAskError(f"unknown condition '{cfg.condition}' (return_to_go, goal or none)")
     episodes = return_to_go(episodes, scale=cfg.return_scale)
+    if condition == GOAL:
+        episodes = hindsight_goals(episodes, cfg.goal_strategy, horizon=cfg.goal_horizon, seed=train_cfg.seed)
     if not 0 < cfg.top_fraction <= 1:
         raise JustAskError(f"--top-fraction must be in (0, 1], got {cfg.top_fraction}")
     if cfg.top_fraction < 1:
@@ -234,6 +258,14 @@ def _parse_request(return_to_go: str) -> dict[str, Any]:
     return {"return_to_go": value}
 
 
+def _parse_goal(goal: str) -> list[float]:
+    try:
+        values = [float(x) for x in goal.split(",")]
+    except ValueError:
+        raise JustAskError(f"--goal takes numbers separated by commas (e.g. 1.5,-0.5), got '{goal}'") from None
+    return values
+
+
 def _learned_reward_of(run: str, model: Any) -> Any:
     """The learned reward saved beside a model trained on learned returns (else None)."""
     spec = model.config.condition
@@ -250,27 +282,38 @@ def _learned_reward_of(run: str, model: Any) -> Any:
         _arg("run", "run folder of a trained model"),
         _opt("return_to_go", "best", "return to ask for, or 'best' (the 95th percentile of the data's returns)", str),
         _opt("text", "", "a text request (for text-conditioned models)", str),
+        _opt("goal", "", "a goal X,Y (for goal-conditioned models; the env's goal is set to it too)", str),
         _opt("action_rule", "argmax", "argmax or sample", str),
         _opt("seed", 1_000_000, "episode seed", int),
         _opt("env", "", "env id (default: the one the model was trained on)", str),
         _opt("gif", "", "where to write the rollout GIF (default: RUN/ask-<request>.gif)", str),
     ],
 )
-def ask_command(run: str, return_to_go: str, text: str, action_rule: str, seed: int, env: str, gif: str) -> None:
+def ask_command(
+    run: str, return_to_go: str, text: str, goal: str, action_rule: str, seed: int, env: str, gif: str
+) -> None:
     """Ask a trained model for something and watch one rollout (GIF)."""
     from justask.checkpoint import load_model, read_run_config
     from justask.report import rollout_gif
 
     config = read_run_config(Path(run))
     model = load_model(run)
-    request = {"text": text} if text else _parse_request(return_to_go)
+    reset_options = None
+    if goal:
+        request = {"goal": _parse_goal(goal)}
+        reset_options = {"goal": request["goal"]}
+    else:
+        request = {"text": text} if text else _parse_request(return_to_go)
     agent = model.ask(action_rule=action_rule, reward_fn=_learned_reward_of(run, model), **request)
     env_id = env or config.get("env_id") or ""
     if not env_id:
         raise JustAskError(f"run {run} does not record its env; pass --env")
     label = "best" if not request else str(next(iter(request.values()))).replace(" ", "_")[:40]
+    if goal:
+        label = "goal" + "_".join(f"{v:g}" for v in request["goal"])
     path = Path(gif) if gif else Path(run) / f"ask-{label}-{action_rule}.gif"
-    info = rollout_gif(path, env_id, agent, seed=seed, caption=f"asked {agent.info['condition']}")
+    caption = f"asked {agent.info['condition']}" if not goal else f"asked goal {goal}"
+    info = rollout_gif(path, env_id, agent, seed=seed, caption=caption, reset_options=reset_options)
     typer.echo(
         f"asked {agent.info['condition']} ({action_rule}): return {info['return']:.1f} in {info['length']} steps; GIF: {path}"
     )
@@ -463,6 +506,20 @@ def demo_drex(**values: Any) -> None:
     _run_drex(build(DrexConfig, values))
 
 
+def _run_report_demo(cfg: Any, run_kind: str, run: Callable[[Any], dict[str, Any]], pictures: list[str]) -> None:
+    """A demo that writes report.md into ``cfg.out``: re-running replaces its own earlier run,
+    a failure leaves no half-written folder; prints the report, its pictures and the time."""
+    out = Path(cfg.out)
+    if _is_own_previous_run(out, run_kind):
+        cfg.overwrite = True
+    with removed_on_error(out):
+        results = run(cfg)
+    typer.echo((out / "report.md").read_text())
+    shown = pictures + (["rollout.gif"] if cfg.gif else [])
+    typer.echo(f"report: {out / 'report.md'} (and report.json)\npictures: {', '.join(str(out / p) for p in shown)}")
+    typer.echo(f"total time: {results['seconds']:.0f} s")
+
+
 @command("worlds", WorldsDemoConfig, on=demo_app)
 def demo_worlds(**values: Any) -> None:
     """Domain randomization, quick variant: CartPole with a hidden actuator sign (and random pole,
@@ -470,16 +527,17 @@ def demo_worlds(**values: Any) -> None:
     world, a DT told the world when known, SB3 PPO and the privileged expert, per held-out box."""
     from justask.methods.worlds_demo import RUN_KIND, run_worlds_demo
 
-    cfg = build(WorldsDemoConfig, values)
-    out = Path(cfg.out)
-    if _is_own_previous_run(out, RUN_KIND):
-        cfg.overwrite = True
-    with removed_on_error(out):
-        results = run_worlds_demo(cfg)
-    typer.echo((out / "report.md").read_text())
-    gif = f", {out / 'rollout.gif'}" if cfg.gif else ""
-    typer.echo(f"report: {out / 'report.md'} (and report.json)\npictures: {out / 'returns.png'}{gif}")
-    typer.echo(f"total time: {results['seconds']:.0f} s")
+    _run_report_demo(build(WorldsDemoConfig, values), RUN_KIND, run_worlds_demo, ["returns.png"])
+
+
+@command("maze", MazeDemoConfig, on=demo_app)
+def demo_maze(**values: Any) -> None:
+    """Hindsight goals on PointMaze, quick variant: an explorer's data (never aimed at the
+    evaluation goals) relabeled with the goals it reached; a goal DT and RvS-G asked for the
+    env's own goals, beside the planner told the goal."""
+    from justask.methods.maze_demo import RUN_KIND, run_maze_demo
+
+    _run_report_demo(build(MazeDemoConfig, values), RUN_KIND, run_maze_demo, ["success.png", "paths.png"])
 
 
 def main() -> None:

@@ -32,6 +32,21 @@ class TrainConfig:
     data_placement: str = "auto"  # device (columns on the training device), host (written to the run folder as .npy columns and memory-mapped by every process: one copy in RAM per node; batches cut there and moved each step), shard (under torchrun: each rank keeps every N-th episode on its device), auto (device if it fits in half the free memory, else host)
     dist_timeout_s: float = 600.0  # under torchrun: how long a rank waits for the others before failing
 
+    @staticmethod
+    def quiet(steps: int, batch_size: int, seed: int, threads: int, device: str) -> TrainConfig:
+        """A fit inside a larger job (a benchmark, a demo): no progress bar, ten log points, one
+        checkpoint at the end."""
+        return TrainConfig(
+            steps=steps,
+            batch_size=batch_size,
+            seed=seed,
+            progress=False,
+            threads=threads,
+            device=device,
+            log_every=max(1, steps // 10),
+            checkpoint_every=steps,
+        )
+
 
 @dataclasses.dataclass
 class WorldsDemoConfig:
@@ -52,6 +67,28 @@ class WorldsDemoConfig:
     ppo_steps: int = 100000  # env steps of the SB3 PPO peers (memoryless and 4 stacked observations); 0: none
     threads: int = 2  # CPU threads for torch while training
     gif: bool = True  # render the history model in a held-out world
+    overwrite: bool = False  # replace an existing run folder
+
+
+@dataclasses.dataclass
+class MazeDemoConfig:
+    """Hindsight goals on PointMaze, offline; the defaults are the quick variant (one training
+    seed, a few minutes on 2 CPU cores)."""
+
+    out: str = "runs/demo-maze"  # run folder: report.md/json, success.png, paths.png, rollout.gif, the trained models
+    maze: str = "Medium"  # Medium or Large (gymnasium-robotics PointMaze)
+    seed: int = 0  # training seed (data, weights, batches)
+    episodes: int = 100  # explorer episodes (the planner sent to random waypoints, to the time limit)
+    action_noise: float = 0.2  # std of the explorer's Gaussian action noise
+    strategy: str = "future"  # hindsight goals: future (cut at random points), final, random
+    horizon: int = 200  # at most this many steps between a step and the goal it is relabeled with
+    copies: int = 2  # relabeled copies of the data
+    models: str = "dt,mlp"  # goal models (comma-separated): dt (goal-conditioned DT), mlp (RvS-G)
+    dt_steps: int = 1500  # gradient steps of the goal DT
+    mlp_steps: int = 3000  # gradient steps of the RvS-G MLP
+    eval_episodes: int = 200  # evaluation episodes per model on the env's own goals
+    threads: int = 2  # CPU threads for torch while training
+    gif: bool = True  # render a goal model asked for a far goal
     overwrite: bool = False  # replace an existing run folder
 
 
@@ -93,7 +130,8 @@ class CollectConfig:
 
     out: str = "data/lunarlander-population"  # Minari dataset to write: a path (./x, /x) or an id (ns/name-v0)
     env: str = "LunarLander-v3"  # Gymnasium env id
-    population: str = "demo"  # demo (7 suboptimal landers), expert, random
+    population: str = "demo"  # LunarLander: demo (7 suboptimal landers), expert; mazes: explorer (random waypoints, to the time limit), planner (the env's goals); any env: random
+    action_noise: float = 0.2  # mazes: std of the explorer's / planner's Gaussian action noise
     episodes: int = 150  # episodes per policy of the population
     seed: int = 0  # first episode seed
     num_envs: int = 64  # envs stepped together (per Ray worker with --ray)
@@ -110,7 +148,9 @@ class TrainCommandConfig:
     dataset: str = "data/lunarlander-population"  # Minari dataset: path or id
     run: str = "runs/model"  # run folder to write (config, weights, TensorBoard logs)
     model: str = "dt"  # dt (Decision Transformer) or mlp (RvS-style MLP)
-    condition: str = "return_to_go"  # condition column: return_to_go, or none for behaviour cloning
+    condition: str = "return_to_go"  # condition column: return_to_go, goal (hindsight goals: the observation's x, y reached later), or none for behaviour cloning
+    goal_strategy: str = "future"  # --condition goal: future (goals reached within --goal-horizon steps), final, random
+    goal_horizon: int = 200  # --condition goal, future: at most this many steps between a step and its goal
     return_scale: float = 100.0  # return-to-go is divided by this for the model
     top_fraction: float = 1.0  # train on this top share of episodes by return (0.1: filtered BC)
     context_len: int = 10  # DT context (steps)

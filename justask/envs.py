@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from justask.errors import JustAskError
-from justask.suites import cartpole_worlds, lunar_lander_worlds  # noqa: F401  (register the world envs)
+from justask.suites import cartpole_worlds, lunar_lander_worlds, maze  # noqa: F401  (register the envs)
 
 StepResult = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

@@ -6,9 +6,12 @@ every episode, good or bad, becomes correct training data for *some* request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from justask.episodes import Episodes
+from justask.errors import JustAskError
 
 RETURN_TO_GO = "return_to_go"
 
@@ -58,3 +61,75 @@ def return_to_go(
         episode_return_quantiles=quantiles,
         **info,
     )
+
+
+GOAL = "goal"
+GOAL_STRATEGIES = ("final", "future", "random")
+
+
+def achieved_goals(episodes: Episodes, goal_dims: slice | Sequence[int] = slice(0, 2)) -> np.ndarray:
+    """The goal each step achieved: ``goal_dims`` of the observation the step led to, ``(N, g)``."""
+    next_obs = episodes.observations[np.arange(episodes.num_steps) + episodes.episode_of_step() + 1]
+    return np.asarray(next_obs.reshape(len(next_obs), -1)[:, goal_dims], dtype=np.float64)
+
+
+def hindsight_goals(
+    episodes: Episodes,
+    strategy: str = "future",
+    *,
+    goal_dims: slice | Sequence[int] = slice(0, 2),
+    horizon: int | None = None,
+    seed: int = 0,
+    name: str = GOAL,
+    **info: object,
+) -> Episodes:
+    """Add a goal column ``name``: for every step, a goal that the episode achieved after it
+    (hindsight goal relabeling), read from the observations' ``goal_dims``.
+
+    - ``final``: the goal achieved at the end of the episode;
+    - ``future``: each episode is cut at random points at most ``horizon`` steps apart (``None``:
+      no cuts, i.e. ``final``), and every step asks for the goal achieved at the next cut. The
+      goal stays constant between cuts, as a request does while a model acts, and each step's
+      goal is one its own trajectory reached within ``horizon`` steps;
+    - ``random``: the goal achieved at a random step of a random episode — not a goal this
+      step's behaviour reaches: negatives for value-based learners (rewards by ``goal_rewards``),
+      wrong labels for behaviour cloning.
+    """
+    if strategy not in GOAL_STRATEGIES:
+        raise JustAskError(f"unknown goal strategy '{strategy}' (choose from {', '.join(GOAL_STRATEGIES)})")
+    if horizon is not None and horizon < 1:
+        raise JustAskError(f"goal horizon must be at least 1 step, got {horizon}")
+    achieved = achieved_goals(episodes, goal_dims)
+    rng = np.random.default_rng(seed)
+    if strategy == "random":
+        goals = achieved[rng.integers(0, max(1, episodes.num_steps), episodes.num_steps)]
+    else:
+        target = np.empty(episodes.num_steps, dtype=np.int64)  # which step's achieved goal
+        for start, length in zip(episodes.episode_starts, episodes.lengths, strict=True):
+            p = 0
+            while p < length:
+                gap = length - p if strategy == "final" or horizon is None else int(rng.integers(1, horizon + 1))
+                end = min(p + gap, length)  # steps p .. end-1 ask for what step end-1 achieved
+                target[start + p : start + end] = start + end - 1
+                p = end
+        goals = achieved[target]
+    return episodes.with_condition(
+        name,
+        goals.astype(np.float32),
+        kind="vector",
+        scale=1.0,
+        strategy=strategy,
+        horizon=horizon,
+        **info,
+    )
+
+
+def goal_rewards(
+    episodes: Episodes, name: str = GOAL, radius: float = 0.45, goal_dims: slice | Sequence[int] = slice(0, 2)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse rewards for the goals in column ``name``, recomputed: ``(rewards, reached)``, both
+    ``(N,)``; a step earns 1 when the observation it led to is within ``radius`` of its goal."""
+    if name not in episodes.conditions:
+        raise JustAskError(f"the episodes have no goal column '{name}' (relabel them with hindsight_goals first)")
+    reached = np.linalg.norm(achieved_goals(episodes, goal_dims) - episodes.conditions[name], axis=-1) <= radius
+    return reached.astype(np.float32), reached

@@ -132,16 +132,18 @@ def rollout_gif(
     every: int = 2,
     scale: float = 0.5,
     env_kwargs: dict[str, Any] | None = None,
+    reset_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Render one episode of ``policy`` to a GIF (every ``every``-th frame, resized by ``scale``)
-    with the step and return so far written on it; returns the episode's return and length."""
+    with the step and return so far written on it; returns the episode's return and length.
+    ``reset_options`` go to the env's reset (e.g. a maze's ``goal``)."""
     import gymnasium as gym
     from PIL import Image, ImageDraw
 
     env = gym.make(env_id, render_mode="rgb_array", **(env_kwargs or {}))
     frames: list[Image.Image] = []
     slot = np.array([0])
-    obs, _ = env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed, options=reset_options)
     if hasattr(policy, "reset"):
         policy.reset(slot, np.array([seed]))
     total, t, done = 0.0, 0, False

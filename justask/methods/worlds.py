@@ -149,16 +149,7 @@ def train_model(name: str, data: Episodes, cfg: WorldsConfig, run_dir: Path, see
     }[name]
     config = model_config_for(data, kind, condition, **arch)
     steps = cfg.dt_steps if kind == "dt" else cfg.mlp_steps
-    train_cfg = TrainConfig(
-        steps=steps,
-        batch_size=cfg.batch_size,
-        seed=seed,
-        progress=False,
-        threads=cfg.threads,
-        device=cfg.device,
-        log_every=max(1, steps // 10),
-        checkpoint_every=steps,
-    )
+    train_cfg = TrainConfig.quiet(steps, cfg.batch_size, seed, cfg.threads, cfg.device)
     return train(data, config, train_cfg, run_dir)
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT.parent))
 
 def main() -> None:
     from justask.checkpoint import load_model
-    from justask.methods.maze import MazeConfig, run_maze
+    from justask.methods.maze import MODEL_NAMES, PEERS, MazeConfig, run_maze
     from justask.methods.maze_report import goal_paths, markdown, plot_paths, plot_success, pooled, spread_goals
 
     defaults = MazeConfig()
@@ -60,9 +60,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     text = markdown(results, results["command"])
-    first = cfg.models[0]
+    first = next(m for m in cfg.models if m not in PEERS)
     model = load_model(runs / f"seed{args.seeds[0]}" / first)
-    label = "goal-DT" if first == "dt" else "RvS-G"
+    label = MODEL_NAMES[first]
     plot_paths(cfg.maze, goal_paths(model, cfg.maze, spread_goals(cfg.maze)), out / f"{name}_paths.png", label)
     text += f"\nPictures: `{name}.png` (success per model), `{name}_paths.png` ({label} of seed {args.seeds[0]} asked for six goals far apart).\n"
     (out / f"{name}.md").write_text(text)

@@ -91,9 +91,9 @@ def hindsight_goals(
       no cuts, i.e. ``final``), and every step asks for the goal achieved at the next cut. The
       goal stays constant between cuts, as a request does while a model acts, and each step's
       goal is one its own trajectory reached within ``horizon`` steps;
-    - ``random``: the goal achieved at a random step of a random episode — not a goal this
-      step's behaviour reaches: negatives for value-based learners (rewards by ``goal_rewards``),
-      wrong labels for behaviour cloning.
+    - ``random``: cut the same way, each piece asks for the goal achieved at a random step of a
+      random episode — mostly not a goal this behaviour reaches: negatives for value-based
+      learners (rewards by ``goal_rewards``), wrong labels for behaviour cloning.
     """
     if strategy not in GOAL_STRATEGIES:
         raise JustAskError(f"unknown goal strategy '{strategy}' (choose from {', '.join(GOAL_STRATEGIES)})")
@@ -101,18 +101,17 @@ def hindsight_goals(
         raise JustAskError(f"goal horizon must be at least 1 step, got {horizon}")
     achieved = achieved_goals(episodes, goal_dims)
     rng = np.random.default_rng(seed)
-    if strategy == "random":
-        goals = achieved[rng.integers(0, max(1, episodes.num_steps), episodes.num_steps)]
-    else:
-        target = np.empty(episodes.num_steps, dtype=np.int64)  # which step's achieved goal
-        for start, length in zip(episodes.episode_starts, episodes.lengths, strict=True):
-            p = 0
-            while p < length:
-                gap = length - p if strategy == "final" or horizon is None else int(rng.integers(1, horizon + 1))
-                end = min(p + gap, length)  # steps p .. end-1 ask for what step end-1 achieved
-                target[start + p : start + end] = start + end - 1
-                p = end
-        goals = achieved[target]
+    target = np.empty(episodes.num_steps, dtype=np.int64)  # which step's achieved goal
+    for start, length in zip(episodes.episode_starts, episodes.lengths, strict=True):
+        p = 0
+        while p < length:
+            gap = length - p if strategy == "final" or horizon is None else int(rng.integers(1, horizon + 1))
+            end = min(p + gap, length)  # steps p .. end-1 ask for what step end-1 achieved
+            target[start + p : start + end] = (
+                start + end - 1 if strategy != "random" else rng.integers(episodes.num_steps)
+            )
+            p = end
+    goals = achieved[target]
     return episodes.with_condition(
         name,
         goals.astype(np.float32),
@@ -133,3 +132,43 @@ def goal_rewards(
         raise JustAskError(f"the episodes have no goal column '{name}' (relabel them with hindsight_goals first)")
     reached = np.linalg.norm(achieved_goals(episodes, goal_dims) - episodes.conditions[name], axis=-1) <= radius
     return reached.astype(np.float32), reached
+
+
+def goal_mdp(
+    episodes: Episodes, name: str = GOAL, radius: float = 0.45, goal_dims: slice | Sequence[int] = slice(0, 2)
+) -> Episodes:
+    """The goal-conditioned MDP that value-based learners (IQL, CQL) train on: every stretch of
+    steps asking for one goal becomes an episode whose observations carry that goal
+    (``[observation, goal]``), whose reward is 1 on reaching it, and which ends there, as the env
+    does. Stretches that never reach their goal end truncated."""
+    rewards, reached = goal_rewards(episodes, name, radius, goal_dims)
+    goals = episodes.conditions[name].astype(np.float64)
+    episode = episodes.episode_of_step()
+    step_obs = episodes.step_observations().reshape(episodes.num_steps, -1)
+    next_obs = episodes.observations[np.arange(episodes.num_steps) + episode + 1].reshape(episodes.num_steps, -1)
+    new_run = np.ones(episodes.num_steps, dtype=bool)
+    new_run[1:] = (episode[1:] != episode[:-1]) | (goals[1:] != goals[:-1]).any(axis=1) | reached[:-1]
+    starts = np.flatnonzero(new_run)
+    ends = np.append(starts[1:], episodes.num_steps)
+    parts = []
+    for s, e in zip(starts, ends, strict=True):
+        g = np.broadcast_to(goals[s], (e - s + 1, goals.shape[1]))
+        obs = np.concatenate([np.vstack([step_obs[s:e], next_obs[e - 1]]), g], axis=1)
+        parts.append(
+            {
+                "observations": obs,
+                "actions": episodes.actions[s:e],
+                "rewards": rewards[s:e],
+                "terminations": reached[s:e],
+                "truncations": np.eye(1, e - s, e - s - 1, dtype=bool)[0] & ~reached[s:e],
+            }
+        )
+    import gymnasium as gym
+
+    width = step_obs.shape[1] + goals.shape[1]
+    return Episodes.from_episode_list(
+        parts,
+        observation_space=gym.spaces.Box(-np.inf, np.inf, (width,), dtype=np.float64),
+        action_space=episodes.action_space,
+        env_id=episodes.env_id,
+    )

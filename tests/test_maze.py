@@ -208,3 +208,24 @@ def test_demo_maze_and_ask_for_a_goal(tmp_path):
     ):
         result = runner.invoke(app, ["ask", str(model), "--goal", goal])
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_goal_mdp_carries_the_goal_and_ends_where_it_is_reached():
+    from justask.relabel import goal_mdp
+
+    data = _walk([12, 5])
+    relabeled = hindsight_goals(data, "future", horizon=4, seed=0)
+    mdp = goal_mdp(relabeled, radius=0.5)
+    assert mdp.num_steps == data.num_steps  # every step once; a stretch ends where its goal is reached
+    assert mdp.observations.shape[1] == 6
+    for e in range(mdp.num_episodes):
+        ep = mdp.episode(e)
+        goal = ep["observations"][0, 4:]
+        assert (ep["observations"][:, 4:] == goal).all()  # one goal per episode
+        np.testing.assert_array_equal(ep["observations"][-1, :2], goal)  # it ends on the goal
+        assert ep["terminations"][-1] and ep["rewards"][-1] == 1.0 and ep["rewards"][:-1].sum() == 0
+    # random goals mostly never reached: those stretches end truncated, without reward
+    negatives = goal_mdp(hindsight_goals(data, "random", horizon=4, seed=1), radius=0.5)
+    ends = negatives.episode_starts + negatives.lengths - 1
+    assert (negatives.truncations[ends] | negatives.terminations[ends]).all()
+    assert negatives.truncations[ends].any()

@@ -22,13 +22,15 @@ from justask.collection import collect
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.models.policy import PolicyModel
-from justask.relabel import GOAL, hindsight_goals
+from justask.relabel import GOAL, goal_mdp, hindsight_goals
 from justask.stats import wilson_ci
 from justask.suites import maze as mz
 from justask.training import TrainConfig, model_config_for, train
 
 EVAL_SEED = 2_000_000  # evaluation episodes' seeds start here (their goals follow from them)
 GOAL_MODELS = ("dt", "mlp")
+PEERS = ("iql", "cql")  # d3rlpy, goal in the observation, sparse reward recomputed per goal
+MODEL_NAMES = {"dt": "goal-DT", "mlp": "RvS-G", "iql": "IQL (d3rlpy)", "cql": "CQL (d3rlpy)"}
 
 
 @dataclasses.dataclass
@@ -41,7 +43,7 @@ class MazeConfig:
     strategy: str = "future"  # hindsight goal strategy (see justask.relabel.hindsight_goals)
     horizon: int = 200  # at most this many steps between a step and the goal it is asked for
     copies: int = 2  # relabeled copies of the data (different cuts, more goals per step)
-    models: tuple[str, ...] = GOAL_MODELS  # "dt": goal-conditioned DT; "mlp": RvS-G
+    models: tuple[str, ...] = GOAL_MODELS  # "dt": goal DT; "mlp": RvS-G; peers "iql", "cql" (the MLP's steps, batch)
     context_len: int = 10
     dt_steps: int = 3000
     mlp_steps: int = 3000
@@ -53,9 +55,9 @@ class MazeConfig:
 
     def __post_init__(self) -> None:
         mz.env_id(self.maze)
-        unknown = set(self.models) - set(GOAL_MODELS)
+        unknown = set(self.models) - set(MODEL_NAMES)
         if unknown:
-            raise JustAskError(f"unknown goal models {sorted(unknown)} (choose from {', '.join(GOAL_MODELS)})")
+            raise JustAskError(f"unknown goal models {sorted(unknown)} (choose from {', '.join(MODEL_NAMES)})")
 
 
 def maze_data(cfg: MazeConfig, seed: int, progress: bool = False) -> Episodes:
@@ -91,6 +93,18 @@ def train_goal_model(kind: str, data: Episodes, cfg: MazeConfig, run_dir: Path, 
     return train(data, config, train_cfg, run_dir)
 
 
+def peer_policy(kind: str, data: Episodes, train_data: Episodes, cfg: MazeConfig, seed: int) -> Any:
+    """d3rlpy IQL or CQL on the same data: the hindsight-relabeled copies plus one copy asking
+    for random goals (negatives), as goal-conditioned MDPs with recomputed sparse rewards; the
+    MLP's gradient steps and batch size."""
+    from justask.peers.d3rlpy_peer import GoalActorPolicy, train_continuous
+
+    negatives = hindsight_goals(data, "random", horizon=cfg.horizon, seed=seed * 1000 + 999)
+    mdp = Episodes.concatenate([goal_mdp(train_data), goal_mdp(negatives)])
+    learner = train_continuous(mdp, kind, cfg.mlp_steps, batch_size=cfg.batch_size, seed=seed, device=cfg.device)
+    return GoalActorPolicy(learner, lambda seeds: mz.episode_goals(cfg.maze, seeds), MODEL_NAMES[kind])
+
+
 def goal_agent(model: PolicyModel, maze: str, name: str | None = None) -> Agent:
     """``model`` asked, in every episode, for that episode's goal (recovered from its seed)."""
     return Agent(model, None, request_fn=lambda seeds: mz.episode_goals(maze, seeds), name=name)
@@ -121,15 +135,13 @@ def run_maze(cfg: MazeConfig, out: Path, seeds: list[int], progress: bool = True
         data_info.append({"seed": seed, "episodes": data.num_episodes, "steps": data.num_steps})
         train_data = relabeled(data, cfg, seed)
         for kind in cfg.models:
-            model = train_goal_model(kind, train_data, cfg, out / f"seed{seed}" / kind, seed)
-            name = "goal-DT" if kind == "dt" else "RvS-G"
-            rows.append(
-                {
-                    "model": name,
-                    "seed": seed,
-                    **evaluate_goals(goal_agent(model, cfg.maze, name), cfg.maze, cfg.eval_episodes),
-                }
-            )
+            name = MODEL_NAMES[kind]
+            if kind in PEERS:
+                policy = peer_policy(kind, data, train_data, cfg, seed)
+            else:
+                model = train_goal_model(kind, train_data, cfg, out / f"seed{seed}" / kind, seed)
+                policy = goal_agent(model, cfg.maze, name)
+            rows.append({"model": name, "seed": seed, **evaluate_goals(policy, cfg.maze, cfg.eval_episodes)})
     rows.append(
         {
             "model": "planner (told the goal)",

@@ -19,7 +19,7 @@ RUN_KIND = "demo-maze"
 
 def run_maze_demo(cfg: MazeDemoConfig) -> dict[str, Any]:
     from justask.checkpoint import load_model
-    from justask.methods.maze import MazeConfig, run_maze
+    from justask.methods.maze import MODEL_NAMES, PEERS, MazeConfig, run_maze
     from justask.methods.maze_report import goal_paths, markdown, plot_paths, plot_success, pooled, spread_goals
     from justask.report import rollout_gif
     from justask.suites import maze as mz
@@ -39,8 +39,10 @@ def run_maze_demo(cfg: MazeDemoConfig) -> dict[str, Any]:
     start = time.time()
     results = run_maze(maze_cfg, out, [cfg.seed])
     results["pooled"] = pooled(results["rows"])
-    first = models[0]
-    label = "goal-DT" if first == "dt" else "RvS-G"
+    first = next((m for m in models if m not in PEERS), None)
+    if first is None:
+        raise JustAskError("--models needs dt or mlp (the peers alone have no model to picture)")
+    label = MODEL_NAMES[first]
     model = load_model(out / f"seed{cfg.seed}" / first)
     plot_paths(cfg.maze, goal_paths(model, cfg.maze, spread_goals(cfg.maze)), out / "paths.png", label)
     plot_success(results, out / "success.png")

@@ -131,3 +131,64 @@ class QPolicy:
         p /= p.sum(axis=1, keepdims=True)
         u = self._randomness.uniform(slots)
         return np.minimum((p.cumsum(axis=1) < u[:, None]).sum(axis=1), self.n_actions - 1).astype(np.int64)
+
+
+CONTINUOUS_ALGOS = ("iql", "cql")
+
+
+def train_continuous(
+    episodes: Episodes,
+    algo: str,
+    steps: int,
+    *,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+) -> Any:
+    """Fit d3rlpy's IQL or CQL (continuous actions) on ``episodes`` with d3rlpy's defaults for
+    them (the ones its D4RL reproductions use) and standardised observations; returns the fitted
+    algorithm."""
+    d3rlpy = import_d3rlpy()
+
+    if algo not in CONTINUOUS_ALGOS:
+        raise JustAskError(f"unknown d3rlpy algorithm '{algo}' (choose from {', '.join(CONTINUOUS_ALGOS)})")
+    if isinstance(episodes.action_space, gym.spaces.Discrete):
+        raise JustAskError(f"{algo.upper()} here is for continuous actions; the episodes' are discrete")
+    d3rlpy.seed(seed)
+    common = {
+        "batch_size": batch_size,
+        "observation_scaler": d3rlpy.preprocessing.StandardObservationScaler(),
+    }
+    config = (d3rlpy.algos.IQLConfig if algo == "iql" else d3rlpy.algos.CQLConfig)(**common)
+    learner = config.create(device=device)
+    learner.fit(
+        to_mdp_dataset(episodes),
+        n_steps=steps,
+        n_steps_per_epoch=steps,
+        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+        show_progress=progress,
+    )
+    return learner
+
+
+class GoalActorPolicy:
+    """Acts with a fitted continuous d3rlpy learner whose observations end with a goal: each
+    episode's goal comes from ``goal_fn(seeds) -> (n, g)`` and is appended to the observation;
+    actions are the learner's deterministic (mean) actions."""
+
+    def __init__(self, algo: Any, goal_fn: Any, name: str) -> None:
+        self.algo = algo
+        self.goal_fn = goal_fn
+        self.name = name
+        self.info = {"action_rule": "argmax", "condition": "goal"}
+        self._goals: dict[int, np.ndarray] = {}
+
+    def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
+        for slot, goal in zip(slots, np.asarray(self.goal_fn(np.asarray(seeds))), strict=True):
+            self._goals[int(slot)] = goal
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        goals = np.stack([self._goals[int(s)] for s in slots])
+        obs = np.concatenate([np.asarray(observations).reshape(len(goals), -1), goals], axis=1)
+        return np.asarray(self.algo.predict(obs.astype(np.float32)), dtype=np.float32)

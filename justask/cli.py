@@ -26,6 +26,7 @@ from justask.configs import (
     CollectConfig,
     DemoConfig,
     DrexConfig,
+    GCSLConfig,
     MazeDemoConfig,
     TrainCommandConfig,
     TrainConfig,
@@ -436,6 +437,21 @@ def drex_command(**values: Any) -> None:
 
 
 # ---- demos -----------------------------------------------------------------------------------
+@command("gcsl", GCSLConfig)
+def gcsl_command(**values: Any) -> None:
+    """Goal-conditioned supervised learning from scratch on a maze: act for the env's goals,
+    relabel with the goals reached, refit, repeat; writes the learning curve."""
+    from justask.methods.gcsl import run_gcsl
+
+    cfg = build(GCSLConfig, values)
+    out = Path(cfg.out)
+    with removed_on_error(out):
+        results = run_gcsl(cfg)
+    typer.echo((out / "report.md").read_text())
+    typer.echo(f"report: {out / 'report.md'} (and report.json); curve: {out / 'curve.png'}")
+    typer.echo(f"total time: {results['seconds']:.0f} s")
+
+
 demo_app = typer.Typer(
     help="Quick end-to-end demos, about 10 minutes each on 2 CPU cores. Without a name: lunarlander.",
     invoke_without_command=True,

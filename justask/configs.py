@@ -93,6 +93,25 @@ class MazeDemoConfig:
 
 
 @dataclasses.dataclass
+class GCSLConfig:
+    """Goal-conditioned supervised learning from scratch on a maze (no expert, no reward): act
+    for the env's goals, relabel what happened with the goals actually reached, refit, repeat."""
+
+    out: str = "runs/gcsl"  # run folder: report.md/json, curve.png, the last round's model
+    maze: str = "Medium"  # Medium or Large
+    seed: int = 0  # seeds the episodes, the weights and the batches
+    rounds: int = 10  # collect -> relabel -> fit rounds (the first collects with uniform random actions)
+    episodes_per_round: int = 20  # episodes collected each round (the first with uniform random actions)
+    action_rule: str = "sample"  # how the model acts while collecting: sample (explores) or argmax
+    horizon: int = 200  # hindsight goals at most this many steps ahead
+    train_steps: int = 1500  # gradient steps of the RvS-G MLP each round (refit from scratch on all data)
+    batch_size: int = 256
+    eval_episodes: int = 100  # evaluation episodes (argmax) on the env's goals after each round
+    threads: int = 2  # CPU threads for torch
+    overwrite: bool = False  # replace an existing run folder
+
+
+@dataclasses.dataclass
 class DemoConfig:
     """The LunarLander demo; the defaults are the quick variant (about 10 minutes on 2 CPU cores)."""
 

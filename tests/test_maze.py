@@ -229,3 +229,45 @@ def test_goal_mdp_carries_the_goal_and_ends_where_it_is_reached():
     ends = negatives.episode_starts + negatives.lengths - 1
     assert (negatives.truncations[ends] | negatives.terminations[ends]).all()
     assert negatives.truncations[ends].any()
+
+
+def test_cli_collects_explorer_data_as_minari_and_trains_a_goal_model(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from justask.cli import app
+    from justask.minari_io import load_minari
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    env = mz.env_id("Medium")
+    args = ["collect", "--env", env, "--population", "explorer", "--episodes", 2, "--num-envs", 2, "--out", "./maze"]
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    data = load_minari("./maze")
+    assert data.env_id == env and (data.lengths == 600).all() and data.observations.shape[1] == 4
+    args = ["train", "--dataset", "./maze", "--model", "mlp", "--condition", "goal", "--steps", 5, "--run", "g"]
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    from justask.checkpoint import load_model
+
+    spec = load_model("g").config.condition
+    assert spec.name == GOAL and spec.kind == "vector" and spec.dim == 2 and spec.info["strategy"] == "future"
+    result = runner.invoke(app, ["collect", "--env", "CartPole-v1", "--population", "planner", "--out", "./x"])
+    assert result.exit_code == 2 and "is for the maze envs" in result.output
+
+
+def test_gcsl_rounds_grow_the_data_and_write_the_curve(tmp_path):
+    from justask.configs import GCSLConfig
+    from justask.methods.gcsl import run_gcsl, steps_to
+
+    cfg = GCSLConfig(out=str(tmp_path / "gcsl"), rounds=2, episodes_per_round=3, train_steps=20, eval_episodes=3)
+    results = run_gcsl(cfg, progress=False)
+    curve = results["curve"]
+    assert [p["round"] for p in curve] == [1, 2]
+    assert 0 < curve[0]["env_steps"] < curve[1]["env_steps"] <= 2 * 3 * 600
+    assert all(p["episodes"] == 3 for p in curve)
+    assert (tmp_path / "gcsl" / "curve.png").stat().st_size > 1000 and (tmp_path / "gcsl" / "model").is_dir()
+    assert steps_to([{"env_steps": 10, "success": 0.2}, {"env_steps": 20, "success": 0.6}], 0.5) == 20
+    assert steps_to([{"env_steps": 10, "success": 0.2}], 0.5) is None
+    with pytest.raises(JustAskError, match="action-rule"):
+        run_gcsl(GCSLConfig(out=str(tmp_path / "x"), action_rule="greedy"), progress=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,17 @@ def atomic_write(path: Path, write: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def new_run_folder(out: Path, run_kind: str, settings_key: str, settings: dict[str, Any], overwrite: bool) -> None:
+    """Create the run folder ``out`` with its ``config.json`` (``run_kind`` and the settings):
+    an existing non-empty folder is an error unless ``overwrite``, which replaces it."""
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise JustAskError(f"{out} is not empty (pass --overwrite to replace it)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", {"run_kind": run_kind, settings_key: settings})
 
 
 def write_json(path: Path, data: Any) -> None:

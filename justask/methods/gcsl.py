@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from justask.checkpoint import write_json
+from justask.checkpoint import new_run_folder
 from justask.collection import collect
 from justask.configs import GCSLConfig
 from justask.episodes import Episodes
@@ -40,12 +40,7 @@ def run_gcsl(cfg: GCSLConfig, progress: bool = True) -> dict[str, Any]:
     if cfg.rounds < 1 or cfg.episodes_per_round < 1:
         raise JustAskError("GCSL needs at least one round and one episode per round")
     out = Path(cfg.out)
-    if out.exists() and any(out.iterdir()):
-        if not cfg.overwrite:
-            raise JustAskError(f"{out} is not empty (pass --overwrite to replace it)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    write_json(out / "config.json", {"run_kind": RUN_KIND, "gcsl": dataclasses.asdict(cfg)})
+    new_run_folder(out, RUN_KIND, "gcsl", dataclasses.asdict(cfg), cfg.overwrite)
     fit = MazeConfig(
         maze=cfg.maze,
         horizon=cfg.horizon,

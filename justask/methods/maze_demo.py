@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from justask.checkpoint import write_json
+from justask.checkpoint import new_run_folder
 from justask.configs import MazeDemoConfig
 from justask.errors import JustAskError
 
@@ -30,12 +29,7 @@ def run_maze_demo(cfg: MazeDemoConfig) -> dict[str, Any]:
     maze_cfg = MazeConfig(**{f.name: values[f.name] for f in dataclasses.fields(MazeConfig) if f.name in values})
     if not models:
         raise JustAskError("--models needs at least one of: dt, mlp")
-    if out.exists() and any(out.iterdir()):
-        if not cfg.overwrite:
-            raise JustAskError(f"{out} is not empty (pass --overwrite to replace it)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    write_json(out / "config.json", {"run_kind": RUN_KIND, "demo": dataclasses.asdict(cfg)})
+    new_run_folder(out, RUN_KIND, "demo", dataclasses.asdict(cfg), cfg.overwrite)
     start = time.time()
     results = run_maze(maze_cfg, out, [cfg.seed])
     results["pooled"] = pooled(results["rows"])

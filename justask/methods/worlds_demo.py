@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from justask.checkpoint import write_json
+from justask.checkpoint import new_run_folder
 from justask.configs import WorldsDemoConfig
 from justask.errors import JustAskError
 
@@ -24,10 +23,6 @@ def run_worlds_demo(cfg: WorldsDemoConfig) -> dict[str, Any]:
     from justask.report import rollout_gif
 
     out = Path(cfg.out)
-    if out.exists() and any(out.iterdir()):
-        if not cfg.overwrite:
-            raise JustAskError(f"{out} is not empty (pass --overwrite to replace it)")
-        shutil.rmtree(out)
     try:
         noise = tuple(float(x) for x in cfg.noise.split(",") if x.strip())
     except ValueError as exc:
@@ -35,8 +30,7 @@ def run_worlds_demo(cfg: WorldsDemoConfig) -> dict[str, Any]:
     if not noise or any(not 0 <= x <= 1 for x in noise):
         raise JustAskError(f"--noise shares must lie in [0, 1], got '{cfg.noise}'")
     worlds_cfg = WorldsConfig.from_values({**dataclasses.asdict(cfg), "noise": noise})
-    out.mkdir(parents=True)
-    write_json(out / "config.json", {"run_kind": RUN_KIND, "demo": dataclasses.asdict(cfg)})
+    new_run_folder(out, RUN_KIND, "demo", dataclasses.asdict(cfg), cfg.overwrite)
     start = time.time()
     results = run_worlds(worlds_cfg, out, [cfg.seed], ppo_steps=cfg.ppo_steps)
     seconds = time.time() - start

@@ -24,6 +24,24 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 
+def merge(paths: list[str]) -> dict:
+    """One table from runs of the same configuration over different seeds (run side by side).
+    The planner ran on the same evaluation seeds in each, so it is kept once."""
+    from justask.methods.maze_report import pooled
+
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    merged = dict(parts[0])
+    rows = [r for part in parts for r in part["rows"] if r["seed"] is not None]
+    merged["rows"] = rows + [r for r in parts[0]["rows"] if r["seed"] is None]
+    merged["seeds"] = sorted(seed for part in parts for seed in part["seeds"])
+    merged["data"] = [d for part in parts for d in part["data"]]
+    merged["seconds"] = max(part["seconds"] for part in parts)
+    merged["command"] = " ; ".join(part["command"] for part in parts)
+    merged["machine"] = parts[0]["machine"] + (" (the runs side by side)" if len(parts) > 1 else "")
+    merged["pooled"] = pooled(merged["rows"])
+    return merged
+
+
 def main() -> None:
     from justask.checkpoint import load_model
     from justask.methods.maze import MODEL_NAMES, PEERS, MazeConfig, run_maze
@@ -43,7 +61,20 @@ def main() -> None:
     parser.add_argument("--name", default="")
     parser.add_argument("--out", default=str(ROOT / "results"))
     parser.add_argument("--runs", default="runs/benchmarks")
+    parser.add_argument("--merge", nargs="+", help="JSON files of runs over different seeds: one table")
     args = parser.parse_args()
+    if args.merge:
+        from justask.methods.maze_report import markdown as merged_markdown
+        from justask.methods.maze_report import plot_success as plot_merged
+
+        results = merge(args.merge)
+        name = args.name or f"maze_{results['config']['maze'].lower()}"
+        out = Path(args.out)
+        (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+        (out / f"{name}.md").write_text(merged_markdown(results, results["command"]))
+        plot_merged(results, out / f"{name}.png")
+        print((out / f"{name}.md").read_text())
+        return
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(MazeConfig)}
     values["models"] = tuple(args.models)
     cfg = MazeConfig(**values)

@@ -295,38 +295,30 @@ class MazePlanner:
         return actions.astype(np.float32)
 
 
-class WaypointExplorer:
+class WaypointExplorer(MazePlanner):
     """Data collector: the planner driven through random free cells, one after another,
     regardless of the env's goal (D4RL maze2d's data: the controller sent to random waypoints).
     A waypoint counts as reached within ``GOAL_RADIUS`` of it; then a new one is drawn."""
 
     def __init__(self, maze: str, action_noise: float = 0.0, seed: int = 0, name: str | None = None) -> None:
-        self.maze = maze
-        self.geometry = geometry(maze)
-        self.action_noise = float(action_noise)
-        self.name = name or ("explorer" if action_noise == 0 else f"explorer-noise{action_noise:g}")
-        self.info = {"maze": maze, "action_noise": self.action_noise}
-        self._targets: dict[int, np.ndarray] = {}
-        self._rngs: dict[int, np.random.Generator] = {}
-        self._noise_rng = np.random.default_rng(seed)
+        super().__init__(
+            maze, action_noise, seed, name or ("explorer" if action_noise == 0 else f"explorer-noise{action_noise:g}")
+        )
+        self._waypoint_rngs: dict[int, np.random.Generator] = {}
 
     def _draw(self, slot: int) -> np.ndarray:
-        rng = self._rngs[slot]
+        rng = self._waypoint_rngs[slot]
         cell = rng.integers(len(self.geometry.cells))
         return self.geometry.centre(cell) + rng.uniform(-POSITION_NOISE, POSITION_NOISE, 2) * self.geometry.scaling
 
     def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
         for slot, seed in zip(slots, seeds, strict=True):
-            self._rngs[int(slot)] = np.random.default_rng([int(seed), 0x7770])
-            self._targets[int(slot)] = self._draw(int(slot))
+            self._waypoint_rngs[int(slot)] = np.random.default_rng([int(seed), 0x7770])
+            self._goals[int(slot)] = self._draw(int(slot))
 
     def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
         obs = np.asarray(observations, dtype=np.float64)
         for i, s in enumerate(slots):
-            while np.linalg.norm(obs[i, :2] - self._targets[int(s)]) <= GOAL_RADIUS:
-                self._targets[int(s)] = self._draw(int(s))
-        goals = np.stack([self._targets[int(s)] for s in slots])
-        actions = pd_action(obs[:, :2], obs[:, 2:4], planner_targets(self.geometry, obs[:, :2], goals))
-        if self.action_noise > 0:
-            actions = np.clip(actions + self._noise_rng.normal(0.0, self.action_noise, actions.shape), -1.0, 1.0)
-        return actions.astype(np.float32)
+            while np.linalg.norm(obs[i, :2] - self._goals[int(s)]) <= GOAL_RADIUS:
+                self._goals[int(s)] = self._draw(int(s))
+        return super().act(obs, slots)

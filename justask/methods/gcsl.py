@@ -32,6 +32,7 @@ RUN_KIND = "gcsl"
 def run_gcsl(cfg: GCSLConfig, progress: bool = True) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
+    from justask.envs import env_spaces
     from justask.policies import RandomPolicy
 
     mz.env_id(cfg.maze)
@@ -51,9 +52,7 @@ def run_gcsl(cfg: GCSLConfig, progress: bool = True) -> dict[str, Any]:
         threads=cfg.threads,
     )
     env_id = mz.env_id(cfg.maze)
-    import gymnasium as gym
-
-    space = gym.make(env_id).action_space
+    _, space = env_spaces(env_id)  # (it closes the env it opens)
     policy: Any = RandomPolicy(space)
     data: Episodes | None = None
     curve: list[dict[str, Any]] = []

@@ -27,6 +27,7 @@ from justask.configs import (
     DemoConfig,
     DrexConfig,
     GCSLConfig,
+    LanguageDemoConfig,
     MazeDemoConfig,
     TrainCommandConfig,
     TrainConfig,
@@ -281,6 +282,12 @@ def _learned_reward_of(run: str, model: Any) -> Any:
     "ask",
     extra=[
         _arg("run", "run folder of a trained model"),
+        inspect.Parameter(
+            "instruction",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=typer.Argument("", help="what to ask a text-conditioned model, e.g. 'pick up the blue key'"),
+            annotation=str,
+        ),
         _opt("return_to_go", "best", "return to ask for, or 'best' (the 95th percentile of the data's returns)", str),
         _opt("text", "", "a text request (for text-conditioned models)", str),
         _opt("goal", "", "a goal X,Y (for goal-conditioned models; the env's goal is set to it too)", str),
@@ -291,33 +298,57 @@ def _learned_reward_of(run: str, model: Any) -> Any:
     ],
 )
 def ask_command(
-    run: str, return_to_go: str, text: str, goal: str, action_rule: str, seed: int, env: str, gif: str
+    run: str,
+    instruction: str,
+    return_to_go: str,
+    text: str,
+    goal: str,
+    action_rule: str,
+    seed: int,
+    env: str,
+    gif: str,
 ) -> None:
-    """Ask a trained model for something and watch one rollout (GIF)."""
+    """Ask a trained model for something and watch one rollout (GIF). A text-conditioned BabyAI
+    model asked an instruction in BabyAI's grammar acts in a fresh env whose verifier checks it."""
     from justask.checkpoint import load_model, read_run_config
     from justask.report import rollout_gif
 
     config = read_run_config(Path(run))
     model = load_model(run)
+    env_id = env or config.get("env_id") or ""
+    if not env_id:
+        raise JustAskError(f"run {run} does not record its env; pass --env")
+    text = instruction or text
     reset_options = None
     if goal:
         request = {"goal": _parse_goal(goal)}
         reset_options = {"goal": request["goal"]}
+    elif text:
+        request = {"text": text}
+        if env_id.startswith("justask/BabyAI-"):
+            from justask.suites.babyai import parse_instruction
+
+            try:
+                parse_instruction(text)
+                reset_options = {"instruction": text}
+            except JustAskError:
+                typer.echo(f"'{text}' is outside BabyAI's grammar, so no verifier can check it: watch the GIF")
     else:
-        request = {"text": text} if text else _parse_request(return_to_go)
+        request = _parse_request(return_to_go)
     agent = model.ask(action_rule=action_rule, reward_fn=_learned_reward_of(run, model), **request)
-    env_id = env or config.get("env_id") or ""
-    if not env_id:
-        raise JustAskError(f"run {run} does not record its env; pass --env")
     label = "best" if not request else str(next(iter(request.values()))).replace(" ", "_")[:40]
     if goal:
         label = "goal" + "_".join(f"{v:g}" for v in request["goal"])
     path = Path(gif) if gif else Path(run) / f"ask-{label}-{action_rule}.gif"
-    caption = f"asked {agent.info['condition']}" if not goal else f"asked goal {goal}"
+    caption = f"asked goal {goal}" if goal else f"asked: {text}" if text else f"asked {agent.info['condition']}"
     info = rollout_gif(path, env_id, agent, seed=seed, caption=caption, reset_options=reset_options)
-    typer.echo(
-        f"asked {agent.info['condition']} ({action_rule}): return {info['return']:.1f} in {info['length']} steps; GIF: {path}"
-    )
+    asked = f"'{text}'" if text else agent.info["condition"]
+    outcome = f"return {info['return']:.1f} in {info['length']} steps"
+    if text and env_id.startswith("justask/BabyAI-") and reset_options is None:
+        outcome = f"not checked ({info['length']} steps)"
+    elif text and env_id.startswith("justask/BabyAI-"):
+        outcome = f"{'succeeded' if info['return'] > 0 else 'failed'} ({outcome})"
+    typer.echo(f"asked {asked} ({action_rule}): {outcome}; GIF: {path}")
 
 
 @command(
@@ -554,6 +585,16 @@ def demo_maze(**values: Any) -> None:
     from justask.methods.maze_demo import RUN_KIND, run_maze_demo
 
     _run_report_demo(build(MazeDemoConfig, values), RUN_KIND, run_maze_demo, ["success.png", "paths.png"])
+
+
+@command("language", LanguageDemoConfig, on=demo_app)
+def demo_language(**values: Any) -> None:
+    """Hindsight language on BabyAI, quick variant: play data captioned afterwards, a
+    text-conditioned policy asked for the level's missions, held-out compositions and
+    paraphrases, beside instruction BC on the bot's demos with their true missions."""
+    from justask.methods.language_demo import RUN_KIND, run_language_demo
+
+    _run_report_demo(build(LanguageDemoConfig, values), RUN_KIND, run_language_demo, ["success.png"])
 
 
 def main() -> None:

@@ -28,13 +28,17 @@ STORE_FORMAT = 1
 
 def step_columns(episodes: Episodes, config: ModelConfig) -> Iterator[tuple[str, np.ndarray]]:
     """The columns ``SegmentSampler`` reads, one at a time (so a writer holds one in memory):
-    observations ``(N, obs_dim)`` float32, actions ``(N,)`` int64 or ``(N, act_dim)`` float32,
+    observations ``(N, obs_dim)`` float32 (uint8 when they are bytes), actions ``(N,)`` int64 or ``(N, act_dim)`` float32,
     conditions ``(N, cond_dim)`` float32 when the model is conditioned, targets (like actions)
     when it learns a column of labels instead of the executed actions, timesteps and
     episode_start ``(N,)`` int64 (the index of each step's episode's first step)."""
     n = episodes.num_steps
     check_condition(episodes, config)
-    yield "observations", episodes.step_observations().reshape(n, -1).astype(np.float32)
+    observations = episodes.step_observations().reshape(n, -1)
+    # One-hot / byte observations (BabyAI's 984 uint8 per step) stay compact: the sampler casts a
+    # batch, not the dataset, to float32.
+    compact = observations.dtype in (np.uint8, np.bool_)
+    yield "observations", observations.astype(np.uint8 if compact else np.float32)
     if config.discrete:
         yield "actions", episodes.actions.astype(np.int64)
     else:

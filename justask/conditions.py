@@ -28,7 +28,7 @@ class ConditionSpec:
     """Which condition column a model reads and how requests map onto it."""
 
     name: str  # column name in Episodes.conditions
-    kind: str  # "return" (decremented by each reward while acting) or "vector" (held fixed)
+    kind: str  # "return" (decremented by each reward while acting), "vector" or "text" (held fixed)
     dim: int  # width of the column
     scale: float = 1.0  # model units = user units / scale (returns)
     best: list[float] | None = None  # the request used when the user asks for "the best"
@@ -60,6 +60,8 @@ class ConditionSpec:
 
     def request(self, value: Any) -> np.ndarray:
         """A user's request (env units) as a model-unit vector ``(dim,)``; ``None`` = the best."""
+        if self.kind == "text":
+            return self._text_request(value)
         if value is None:
             if self.best is None:
                 raise JustAskError(f"condition '{self.name}' has no default request; give a value")
@@ -70,6 +72,19 @@ class ConditionSpec:
         if not np.isfinite(arr).all():
             raise JustAskError(f"condition '{self.name}': request {value} is not finite")
         return (arr / self.scale).astype(np.float32)
+
+    def _text_request(self, value: Any) -> np.ndarray:
+        """An instruction (a string) -> its sentence embedding; an embedding passes through."""
+        if value is None:
+            raise JustAskError(f"condition '{self.name}' is text: give an instruction, e.g. 'pick up the blue key'")
+        if isinstance(value, str):
+            from justask.text import shared_encoder
+
+            return shared_encoder().encode([value])[0]
+        arr = np.asarray(value, dtype=np.float32)
+        if arr.shape != (self.dim,) or not np.isfinite(arr).all():
+            raise JustAskError(f"condition '{self.name}' takes an instruction (a string), got {type(value).__name__}")
+        return arr
 
     def in_user_units(self, vector: np.ndarray) -> float | list[float]:
         values = (np.asarray(vector, dtype=np.float64) * self.scale).tolist()

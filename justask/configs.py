@@ -7,6 +7,7 @@ quickly; each round-trips to JSON in the run folder it configures.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 
 @dataclasses.dataclass
@@ -67,6 +68,24 @@ class WorldsDemoConfig:
     ppo_steps: int = 100000  # env steps of the SB3 PPO peers (memoryless and 4 stacked observations); 0: none
     threads: int = 2  # CPU threads for torch while training
     gif: bool = True  # render the history model in a held-out world
+    overwrite: bool = False  # replace an existing run folder
+
+
+@dataclasses.dataclass
+class LanguageDemoConfig:
+    """Hindsight language on BabyAI; the defaults are the quick variant (one training seed, about
+    ten minutes on 2 CPU cores)."""
+
+    out: str = "runs/demo-language"  # run folder: report.md/json, success.png, rollout.gif, the models
+    level: str = "GoToLocal"  # GoToLocal, PickupLoc, PutNextLocal or GoTo (BabyAI)
+    seed: int = 0  # training seed (data, weights, batches)
+    play_episodes: int = 200  # play episodes (bot on random missions, noisy bot, random walks)
+    kind: str = "mlp"  # the text-conditioned model: mlp or dt
+    steps: int = 2000  # gradient steps (each model)
+    eval_episodes: int = 100  # evaluation episodes per set (own missions, held-out, paraphrases)
+    peer: bool = True  # also train instruction BC on the bot's demos with true missions (equal env steps)
+    threads: int = 2  # CPU threads for torch while training
+    gif: bool = True  # render the model asked for a held-out composition
     overwrite: bool = False  # replace an existing run folder
 
 
@@ -210,3 +229,17 @@ class DrexConfig:
     num_envs: int = 100  # envs stepped together
     threads: int = 2  # CPU threads for torch while training
     overwrite: bool = False  # replace an existing run folder
+
+
+def command_line(prefix: str, cfg: Any) -> str:
+    """The command that reproduces ``cfg``: ``prefix`` and the flags of the fields that differ
+    from the defaults (``--flag``/``--no-flag`` for booleans; ``overwrite`` left out)."""
+    default = type(cfg)()
+    flags = []
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        if field.name == "overwrite" or value == getattr(default, field.name):
+            continue
+        flag = field.name.replace("_", "-")
+        flags.append((f"--{flag}" if value else f"--no-{flag}") if isinstance(value, bool) else f"--{flag} {value}")
+    return " ".join([prefix, *flags])

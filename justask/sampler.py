@@ -67,7 +67,7 @@ class SegmentSampler:
             return values * keep.to(values.dtype)
 
         batch = {
-            "observations": take(self.observations),
+            "observations": take(self.observations).float(),
             "actions": take(self.actions),
             "timesteps": take(self.timesteps),
             "mask": mask,

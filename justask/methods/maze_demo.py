@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from justask.checkpoint import new_run_folder
-from justask.configs import MazeDemoConfig
+from justask.configs import MazeDemoConfig, command_line
 from justask.errors import JustAskError
 
 RUN_KIND = "demo-maze"
@@ -55,11 +55,7 @@ def run_maze_demo(cfg: MazeDemoConfig) -> dict[str, Any]:
             scale=1.0,
         )
     results["seconds"] = round(time.time() - start, 1)
-    command = "justask demo maze " + " ".join(
-        f"--{k.replace('_', '-')} {v}"
-        for k, v in dataclasses.asdict(cfg).items()
-        if v != getattr(MazeDemoConfig(), k) and k != "overwrite"
-    )
+    command = command_line("justask demo maze", cfg)
     (out / "report.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     text = markdown(results, command.strip())
     text += f"\nPictures: `success.png`, `paths.png` ({label} asked for six goals far apart)"

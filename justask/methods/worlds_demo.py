@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from justask.checkpoint import new_run_folder
-from justask.configs import WorldsDemoConfig
+from justask.configs import WorldsDemoConfig, command_line
 from justask.errors import JustAskError
 
 RUN_KIND = "demo-worlds"
@@ -36,11 +36,7 @@ def run_worlds_demo(cfg: WorldsDemoConfig) -> dict[str, Any]:
     seconds = time.time() - start
     for row in results["rows"]:
         row.pop("returns", None)
-    command = "justask demo worlds " + " ".join(
-        f"--{k.replace('_', '-')} {v}"
-        for k, v in dataclasses.asdict(cfg).items()
-        if v != getattr(WorldsDemoConfig(), k) and k != "overwrite"
-    )
+    command = command_line("justask demo worlds", cfg)
     results["seconds"] = round(seconds, 1)
     (out / "report.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "report.md").write_text(markdown(results, command.strip(), seconds))

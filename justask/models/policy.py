@@ -172,13 +172,17 @@ class PolicyModel(nn.Module):
             raise JustAskError(
                 f"this model was trained on returns of a learned reward ('{spec.name}'); ask with reward_fn=..."
             )
-        return Agent(
+        text = request.get(keyword) if spec.kind == "text" and isinstance(request.get(keyword), str) else None
+        agent = Agent(
             self,
             vector,
             action_rule=action_rule,
             seed=seed,
-            name=name,
+            name=name or (f"{self.config.kind}@text/{action_rule}" if text is not None else None),
             reward_fn=reward_fn,
             kv_cache=kv_cache,
             cache_keep=cache_keep,
         )
+        if text is not None:
+            agent.info["condition"] = text  # the words, not their 384 numbers
+        return agent

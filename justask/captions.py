@@ -1,0 +1,206 @@
+"""Hindsight captions: replay a BabyAI episode and write, in BabyAI's grammar, what happened.
+
+The captioner needs the world's state (what the agent faces and carries, where objects are,
+which doors are open), which the flat observations do not hold. BabyAI levels are a pure
+function of the reset seed and the actions, so it *replays* each episode from its recorded seed
+and checks every replayed observation against the recorded one (a mismatch is an error, not a
+silent wrong caption). Events, each described once when it happens:
+
+- ``go to``: the agent comes to face an object it was not facing the step before (BabyAI's GoTo
+  succeeds exactly then) — not the object it has just dropped;
+- ``pick up``: the agent's hands go from empty to holding an object;
+- ``put X next to Y``: a drop leaves X beside Y (left, right, above or below — BabyAI's test),
+  one event per neighbour;
+- ``open``: a door goes from closed to open.
+
+Each event's *segment* runs from the step after the last change to the world (a pickup, a drop,
+a door toggled) up to the event, so "pick up the red ball" covers the whole approach to the ball
+and the trajectory starts in a state the instruction makes sense in. Objects are named as BabyAI
+does: "the" when the description is unique in the level, "a" when several objects match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from justask.episodes import Episodes
+from justask.errors import JustAskError
+from justask.suites import babyai as ba
+
+CAPTION = "caption"  # the condition column's name
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    step: int  # index of the action after which it happened
+    kind: str  # goto | pickup | putnext | open
+    caption: str
+    objects: tuple[tuple[str, str], ...]  # (colour, type) of every object the caption names
+    start: int  # first step of its segment
+
+
+def _identity(obj: Any) -> tuple[str, str]:
+    return (obj.color, obj.type)
+
+
+def _name(obj: Any, counts: dict[tuple[str, str], int]) -> str:
+    article = "the" if counts.get(_identity(obj), 0) <= 1 else "a"
+    return f"{article} {obj.color} {obj.type}"
+
+
+def _counts(env: Any) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    objects = ba.objects_in(env) + ([env.carrying] if env.carrying is not None else [])
+    for obj in objects:
+        counts[_identity(obj)] = counts.get(_identity(obj), 0) + 1
+    return counts
+
+
+def _front(env: Any) -> Any:
+    fx, fy = env.front_pos
+    if not (0 <= fx < env.grid.width and 0 <= fy < env.grid.height):
+        return None
+    cell = env.grid.get(fx, fy)
+    return cell if cell is not None and cell.type in ba.OBJECT_TYPES else None
+
+
+def replay_events(level: str, seed: int, actions: Sequence[int], observations: np.ndarray | None = None) -> list[Event]:
+    """The events of the episode reset with ``seed`` and played with ``actions``; with
+    ``observations`` (``len(actions) + 1`` flat observations), each replayed one is checked."""
+    env = ba.make_level(level, max_steps=10**6)
+    try:
+        obs = ba.quiet_reset(env, seed)
+        _check(observations, 0, obs, level, seed)
+        counts = _counts(env)
+        events: list[Event] = []
+        last_change = 0
+        front = _front(env)
+        doors = {id(d): d.is_open for d in ba.objects_in(env) if d.type == "door"}
+        for t, action in enumerate(actions):
+            carried = env.carrying
+            obs, *_ = env.step(int(action))
+            _check(observations, t + 1, obs, level, seed)
+            found: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
+            changed = False
+            if carried is None and env.carrying is not None:
+                found.append(("pickup", f"pick up {_name(env.carrying, counts)}", (_identity(env.carrying),)))
+                changed = True
+            elif carried is not None and env.carrying is None:
+                changed = True
+                x, y = carried.cur_pos
+                for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                    nx, ny = x + dx, y + dy
+                    if not (0 <= nx < env.grid.width and 0 <= ny < env.grid.height):
+                        continue
+                    other = env.grid.get(nx, ny)
+                    if other is not None and other.type in ("key", "ball", "box"):
+                        caption = f"put {_name(carried, counts)} next to {_name(other, counts)}"
+                        found.append(("putnext", caption, (_identity(carried), _identity(other))))
+            for door in (o for o in ba.objects_in(env) if o.type == "door"):
+                was_open = doors.get(id(door), door.is_open)
+                if door.is_open != was_open:
+                    changed = True
+                    if door.is_open:
+                        found.append(("open", f"open {_name(door, counts)}", (_identity(door),)))
+                doors[id(door)] = door.is_open
+            now_front = _front(env)
+            if now_front is not None and now_front is not front and now_front is not carried:
+                found.insert(0, ("goto", f"go to {_name(now_front, counts)}", (_identity(now_front),)))
+            front = now_front
+            for kind, caption, objects in found:
+                events.append(Event(step=t, kind=kind, caption=caption, objects=objects, start=last_change))
+            if changed:
+                last_change = t + 1
+        return events
+    finally:
+        env.close()
+
+
+def _check(observations: np.ndarray | None, t: int, obs: dict[str, Any], level: str, seed: int) -> None:
+    if observations is None:
+        return
+    if not np.array_equal(ba.encode_observation(obs), observations[t]):
+        raise JustAskError(
+            f"replaying the episode with seed {seed} in BabyAI {level} gives a different observation at step {t}: "
+            "captions need the episode's reset seed and the level it was collected in"
+        )
+
+
+def _level_of(episodes: Episodes) -> str:
+    for level in ba.LEVELS:
+        if episodes.env_id == ba.env_id(level):
+            return level
+    raise JustAskError(
+        f"captions need BabyAI episodes (env ids {', '.join(map(ba.env_id, ba.LEVELS))}), got {episodes.env_id}"
+    )
+
+
+def caption_episodes(episodes: Episodes, check: bool = True) -> list[list[Event]]:
+    """Every episode's events, by replay from the seed in its metadata."""
+    level = _level_of(episodes)
+    out = []
+    for i in range(episodes.num_episodes):
+        ep = episodes.episode(i)
+        if "seed" not in ep["metadata"]:
+            raise JustAskError(f"episode {i} has no 'seed' in its metadata: it cannot be replayed to caption it")
+        out.append(
+            replay_events(level, int(ep["metadata"]["seed"]), ep["actions"], ep["observations"] if check else None)
+        )
+    return out
+
+
+def held_out_filter(events: Iterable[Event], held_out: Iterable[tuple[str, str]]) -> list[Event]:
+    """The events whose caption names none of the ``held_out`` (colour, type) pairs."""
+    banned = {tuple(pair) for pair in held_out}
+    return [e for e in events if not any(obj in banned for obj in e.objects)]
+
+
+def segments(episodes: Episodes, events: Sequence[Sequence[Event]], max_len: int | None = None) -> Episodes:
+    """One episode per event: its segment's steps, ending (terminated, reward 1) at the event,
+    captioned in the metadata (``caption``, ``kind``, ``source``, ``start``). ``max_len``:
+    segments longer than that keep their last ``max_len`` steps."""
+    pieces = []
+    for i, episode_events in enumerate(events):
+        if not episode_events:
+            continue
+        ep = episodes.episode(i)
+        for e in episode_events:
+            start = e.start if max_len is None else max(e.start, e.step + 1 - max_len)
+            n = e.step + 1 - start
+            rewards = np.zeros(n, dtype=np.float32)
+            rewards[-1] = 1.0
+            pieces.append(
+                {
+                    "observations": ep["observations"][start : e.step + 2],
+                    "actions": ep["actions"][start : e.step + 1],
+                    "rewards": rewards,
+                    "terminations": np.arange(n) == n - 1,
+                    "truncations": np.zeros(n, dtype=bool),
+                    "metadata": {
+                        **ep["metadata"],
+                        "caption": e.caption,
+                        "kind": e.kind,
+                        "source": i,
+                        "start": start,
+                    },
+                }
+            )
+    if not pieces:
+        raise JustAskError("no events to caption: the episodes never reach, pick up, move or open anything")
+    return Episodes.from_episode_list(pieces, episodes.observation_space, episodes.action_space, env_id=episodes.env_id)
+
+
+def with_captions(segmented: Episodes, encoder: Any) -> Episodes:
+    """The ``caption`` text condition: every step of a segment carries its caption's embedding
+    (computed once per unique caption by ``encoder``, a ``justask.text.TextEncoder``)."""
+    captions = [m["caption"] for m in segmented.metadata]
+    unique = sorted(set(captions))
+    table = encoder.encode(unique)
+    row = {c: k for k, c in enumerate(unique)}
+    per_episode = np.array([row[c] for c in captions], dtype=np.int64)
+    column = table[np.repeat(per_episode, segmented.lengths)]
+    return segmented.with_condition(CAPTION, column.astype(np.float32), kind="text", encoder=encoder.name)

@@ -1,0 +1,197 @@
+"""BabyAI hindsight language: play data, the captioner, the held-out filter, the text encoder."""
+
+import socket
+
+import numpy as np
+import pytest
+
+from justask import captions as cp
+from justask.collection import collect
+from justask.errors import JustAskError
+from justask.methods import language as lg
+from justask.suites import babyai as ba
+
+
+def _bot_actions(level: str, seed: int, instruction: str, limit: int = 200) -> list[int]:
+    """The BabyAI bot's actions for ``instruction`` in the level reset with ``seed``."""
+    from minigrid.utils.baby_ai_bot import BabyAIBot
+
+    env = ba.make_level(level, max_steps=10**6)
+    ba.quiet_reset(env, seed)
+    ba.set_instruction(env, ba.parse_instruction(instruction), instruction)
+    bot, actions, last = BabyAIBot(env), [], None
+    for _ in range(limit):
+        last = int(bot.replan(last))
+        actions.append(last)
+        _, _, terminated, _, _ = env.step(last)
+        if terminated:
+            return actions
+    raise AssertionError(f"the bot did not finish '{instruction}'")
+
+
+def _unique_pair(level: str, seed: int) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Two movable objects in the room whose colour-type pairs are unique there."""
+    env = ba.make_level(level)
+    ba.quiet_reset(env, seed)
+    pairs = [(o.color, o.type) for o in ba.objects_in(env) if o.type != "door"]
+    unique = [p for p in pairs if pairs.count(p) == 1]
+    env.close()
+    return unique[0], unique[1]
+
+
+def test_captioner_describes_a_scripted_put_next_once_with_the_right_objects():
+    level, seed = "PutNextLocal", 5
+    (ca, ta), (cb, tb) = _unique_pair(level, seed)
+    instruction = f"put the {ca} {ta} next to the {cb} {tb}"
+    actions = _bot_actions(level, seed, instruction)
+    events = cp.replay_events(level, seed, actions)
+    captions = [e.caption for e in events]
+    assert captions.count(f"pick up the {ca} {ta}") == 1
+    assert captions.count(instruction) == 1
+    put = next(e for e in events if e.caption == instruction)
+    pick = next(e for e in events if e.kind == "pickup")
+    assert put.step == len(actions) - 1  # the last action is the drop that did it
+    assert put.objects == ((ca, ta), (cb, tb))
+    assert put.start == pick.step + 1  # the put's segment starts after the pickup
+    # the approach to the object: it was faced (go to) before it was picked up, in the same segment
+    go = [e for e in events if e.caption == f"go to the {ca} {ta}" and e.step < pick.step]
+    assert go and go[-1].start == pick.start == 0
+
+
+def test_captioner_checks_the_replay_against_the_recorded_observations():
+    level, seed = "GoToLocal", 3
+    actions = [2, 2, 1, 2]
+    env = ba.BabyAIEnv(level, task="play")
+    obs = [env.reset(seed=seed)[0]] + [env.step(a)[0] for a in actions]
+    cp.replay_events(level, seed, actions, np.stack(obs))  # consistent: no error
+    with pytest.raises(JustAskError, match="different observation"):
+        cp.replay_events(level, seed + 1, actions, np.stack(obs))
+
+
+def test_play_episodes_run_to_the_play_length_without_reward_and_are_captioned():
+    level = "GoToLocal"
+    data = collect(
+        ba.env_id(level),
+        [(ba.PlayBot(level, 0.2), 4)],
+        num_envs=2,
+        seed=11,
+        progress=False,
+        env_kwargs={"task": "play"},
+    )
+    assert (data.lengths == ba.PLAY_STEPS[level]).all()
+    assert data.rewards.sum() == 0 and not data.terminations.any()
+    events = cp.caption_episodes(data)
+    assert all(len(e) > 0 for e in events)
+    segmented = cp.segments(data, events)
+    assert segmented.num_episodes == sum(len(e) for e in events)
+    assert segmented.terminations.sum() == segmented.num_episodes  # each segment ends at its event
+    first = segmented.episode(0)
+    source = data.episode(first["metadata"]["source"])
+    start = first["metadata"]["start"]
+    np.testing.assert_array_equal(first["actions"], source["actions"][start : start + len(first["actions"])])
+
+
+def test_held_out_filter_removes_every_caption_naming_a_held_out_pair():
+    events = [
+        cp.Event(0, "goto", "go to the red ball", (("red", "ball"),), 0),
+        cp.Event(1, "pickup", "pick up the blue key", (("blue", "key"),), 0),
+        cp.Event(2, "putnext", "put the blue key next to the red ball", (("blue", "key"), ("red", "ball")), 2),
+    ]
+    kept = cp.held_out_filter(events, [("red", "ball")])
+    assert [e.caption for e in kept] == ["pick up the blue key"]
+    level = "GoToLocal"
+    data = collect(
+        ba.env_id(level), [(ba.PlayBot(level, 0.0), 6)], num_envs=3, seed=0, progress=False, env_kwargs={"task": "play"}
+    )
+    all_events = [e for es in cp.caption_episodes(data) for e in es]
+    assert any(obj in lg.HELD_OUT for e in all_events for obj in e.objects)  # the filter has work to do
+    kept = [cp.held_out_filter(es, lg.HELD_OUT) for es in cp.caption_episodes(data)]
+    segmented = cp.segments(data, kept)
+    for m in segmented.metadata:
+        for colour, obj in lg.HELD_OUT:
+            assert f"{colour} {obj}" not in m["caption"]
+
+
+def test_embeddings_are_cached_and_loaded_without_network(monkeypatch):
+    from justask.text import TextEncoder
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the text encoder tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    encoder = TextEncoder()
+    texts = ["go to the red ball", "pick up the blue key", "go to the red ball"]
+    vectors = encoder.encode(texts)
+    assert vectors.shape == (3, 384) and encoder.calls == 1 and encoder.encoded == 2
+    np.testing.assert_allclose(vectors[0], vectors[2])
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    encoder.encode(["pick up the blue key", "go to the red ball"])
+    assert encoder.calls == 1  # all cached
+    close = float(encoder.encode(["grab the blue key"])[0] @ vectors[1])
+    far = float(encoder.encode(["go to the red ball"])[0] @ vectors[1])
+    assert close > far  # a paraphrase lands nearer its meaning
+
+
+def test_bad_instructions_get_clear_errors():
+    from justask.text import TextEncoder
+
+    encoder = TextEncoder()
+    with pytest.raises(JustAskError, match="empty"):
+        encoder.encode(["   "])
+    with pytest.raises(JustAskError, match="tokens long"):
+        encoder.encode(["go to the red ball " * 80])
+    with pytest.raises(JustAskError, match="not an instruction"):
+        ba.parse_instruction("dance in the rain")
+    with pytest.raises(JustAskError, match="cannot be picked up"):
+        ba.parse_instruction("pick up the red door")
+    with pytest.raises(JustAskError, match="unknown BabyAI level"):
+        ba.env_id("Boss")
+
+
+def test_an_instruction_about_an_absent_object_runs_and_fails():
+    level, seed = "GoToLocal", 2
+    env = ba.make_level(level)
+    ba.quiet_reset(env, seed)
+    present = {(o.color, o.type) for o in ba.objects_in(env)}
+    env.close()
+    colour, obj = next((c, t) for c in ba.COLOURS for t in ("key", "ball", "box") if (c, t) not in present)
+    wrapped = ba.BabyAIEnv(level)
+    wrapped.reset(seed=seed, options={"instruction": f"go to the {colour} {obj}"})
+    assert wrapped.mission == f"go to the {colour} {obj}"
+    total, done, steps = 0.0, False, 0
+    while not done:
+        _, reward, terminated, truncated, _ = wrapped.step(steps % 3)
+        total, done, steps = total + reward, terminated or truncated, steps + 1
+    assert total == 0 and truncated
+
+
+def test_paraphrases_are_worded_differently_but_mean_the_mission():
+    for k in range(4):
+        p = lg.paraphrase("go to the red ball", k)
+        assert p != "go to the red ball" and "ball" in p and "red" in p
+        with pytest.raises(JustAskError):
+            ba.parse_instruction(p)  # the captioner's grammar never writes it
+    assert lg.paraphrase("put the red ball next to the blue key", 0) == "place the red ball beside the blue key"
+
+
+def test_demo_language_and_ask_in_plain_english(tmp_path):
+    from typer.testing import CliRunner
+
+    from justask.cli import app
+
+    out = tmp_path / "demo"
+    args = ["demo", "language", "--out", str(out), "--play-episodes", "12", "--steps", "30", "--eval-episodes", "4"]
+    result = CliRunner().invoke(app, [*args, "--no-peer", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text()
+    assert "| hindsight captions (play) |" in report and "instruction BC" not in report
+    assert (out / "success.png").stat().st_size > 0 and (out / "rollout.gif").stat().st_size > 0
+    gif = tmp_path / "ask.gif"
+    result = CliRunner().invoke(app, ["ask", str(out / "hindsight"), "pick up the blue key", "--gif", str(gif)])
+    assert result.exit_code == 0, result.output
+    assert "asked 'pick up the blue key'" in result.output and (
+        "succeeded" in result.output or "failed" in result.output
+    )
+    assert gif.stat().st_size > 0
+    result = CliRunner().invoke(app, ["ask", str(out / "hindsight"), "", "--text", "  "])
+    assert result.exit_code == 2 and "empty" in result.output

@@ -210,14 +210,19 @@ def main() -> None:
     parser.add_argument("--name", default="")
     parser.add_argument("--out", default=str(ROOT / "results"))
     parser.add_argument("--runs", default="runs/benchmarks/gcsl")
-    parser.add_argument("--merge", nargs="+", help="JSON files of runs over other seeds or methods: one table")
+    parser.add_argument(
+        "--merge", nargs="+", help="JSON files of runs over other seeds or methods: one table (later files win)"
+    )
     args = parser.parse_args()
     name = args.name or f"gcsl_{args.maze.lower()}"
     out = Path(args.out)
     if args.merge:
         parts = [json.loads(Path(p).read_text()) for p in args.merge]
         results = dict(parts[0])
-        results["runs"] = [run for part in parts for run in part["runs"]]
+        # A later file's run of the same (method, seed) replaces an earlier one: merging the
+        # published JSON with a rerun of one method updates it in place.
+        latest = {(run["method"], run["seed"]): run for part in parts for run in part["runs"]}
+        results["runs"] = sorted(latest.values(), key=lambda r: (list(METHOD_NAMES).index(r["method"]), r["seed"]))
         results["command"] = " ; ".join(part["command"] for part in parts)
         results["seconds"] = max(part["seconds"] for part in parts)
         results["machine"] = parts[0]["machine"] + (" (the runs side by side)" if len(parts) > 1 else "")

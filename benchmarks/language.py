@@ -24,33 +24,11 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 
-def pooled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (model, set): episodes of every seed together."""
-    from justask.stats import wilson_ci
-
-    out = []
-    for key in dict.fromkeys((r["model"], r["set"]) for r in rows):
-        mine = [r for r in rows if (r["model"], r["set"]) == key]
-        wins = sum(round(r["success"] * r["episodes"]) for r in mine)
-        trials = sum(r["episodes"] for r in mine)
-        out.append(
-            {
-                "model": key[0],
-                "set": key[1],
-                "seed": None,
-                "success": wins / trials,
-                "success_ci95": list(wilson_ci(wins, trials)),
-                "episodes": trials,
-                "per_seed": [round(r["success"], 3) for r in mine],
-            }
-        )
-    return out
-
-
 def write(results: dict[str, Any], out: Path, name: str) -> None:
     from justask.methods.language import markdown, plot_success
+    from justask.stats import pooled_success
 
-    view = {**results, "rows": pooled(results["rows"])}
+    view = {**results, "rows": pooled_success(results["rows"], ("model", "set"))}
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps({**results, "pooled": view["rows"]}, indent=2) + "\n")
     text = markdown(view, results["command"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -49,3 +50,24 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
     return float(spearmanr(x, y).statistic)
+
+
+def pooled_success(rows: list[dict[str, Any]], keys: tuple[str, ...] = ("model",)) -> list[dict[str, Any]]:
+    """One row per distinct ``keys`` (in first-seen order): the successes of every row with those
+    keys (e.g. every training seed) pooled into one rate with a Wilson 95% CI, plus the per-row
+    rates. Rows carry ``success`` (a rate) and ``episodes``."""
+    out = []
+    for key in dict.fromkeys(tuple(r[k] for k in keys) for r in rows):
+        mine = [r for r in rows if tuple(r[k] for k in keys) == key]
+        wins = sum(round(r["success"] * r["episodes"]) for r in mine)
+        n = sum(r["episodes"] for r in mine)
+        out.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "success": wins / n,
+                "success_ci95": list(wilson_ci(wins, n)),
+                "episodes": n,
+                "per_seed": [round(r["success"], 3) for r in mine],
+            }
+        )
+    return out

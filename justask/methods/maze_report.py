@@ -8,27 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from justask.stats import wilson_ci
+from justask.stats import pooled_success
 from justask.suites import maze as mz
 
 
 def pooled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per model: successes pooled over seeds (Wilson 95% CI) and the per-seed rates."""
-    out = []
-    for model in dict.fromkeys(r["model"] for r in rows):
-        mine = [r for r in rows if r["model"] == model]
-        wins = sum(round(r["success"] * r["episodes"]) for r in mine)
-        n = sum(r["episodes"] for r in mine)
-        out.append(
-            {
-                "model": model,
-                "success": wins / n,
-                "success_ci95": list(wilson_ci(wins, n)),
-                "episodes": n,
-                "per_seed": [round(r["success"], 3) for r in mine],
-            }
-        )
-    return out
+    return pooled_success(rows, ("model",))
 
 
 def markdown(results: dict[str, Any], command: str) -> str:

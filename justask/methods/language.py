@@ -199,36 +199,27 @@ def evaluate_asked(model: Any, level: str, asked_set: dict[str, Any], num_envs: 
     encoder = shared_encoder()
     agent = Agent(model, None, request_fn=lambda s: encoder.encode([by_seed[int(x)] for x in s]), name="asked")
     env_kwargs = {"instructions": asked_set["instructions"]} if asked_set["instructions"] else {}
-    wins = 0
-    # Seeds need not be contiguous (held-out sets skip rooms without the pair): one job list.
-    population = [(agent, len(seeds))]
-    result = _collect_seeds(level, population, seeds, num_envs, env_kwargs)
-    success = result.returns() > 0
+    # Seeds need not be contiguous (held-out sets skip rooms without the pair): one collect per run
+    # of consecutive seeds (collect numbers its episodes seed + j).
+    runs = np.split(seeds, np.flatnonzero(np.diff(seeds) != 1) + 1)
+    parts = [
+        collect(
+            ba.env_id(level),
+            [(agent, len(run))],
+            num_envs=min(num_envs, len(run)),
+            seed=int(run[0]),
+            progress=False,
+            env_kwargs=env_kwargs,
+        )
+        for run in runs
+    ]
+    success = Episodes.concatenate(parts).returns() > 0
     wins = int(success.sum())
     return {
         "success": wins / len(success),
         "success_ci95": list(wilson_ci(wins, len(success))),
         "episodes": len(success),
     }
-
-
-def _collect_seeds(level: str, population: list, seeds: np.ndarray, num_envs: int, env_kwargs: dict) -> Episodes:
-    """``collect`` on contiguous seed runs (collect numbers episodes ``seed + j``)."""
-    parts = []
-    runs = np.split(seeds, np.flatnonzero(np.diff(seeds) != 1) + 1)
-    policy = population[0][0]
-    for run in runs:
-        parts.append(
-            collect(
-                ba.env_id(level),
-                [(policy, len(run))],
-                num_envs=min(num_envs, len(run)),
-                seed=int(run[0]),
-                progress=False,
-                env_kwargs=env_kwargs,
-            )
-        )
-    return Episodes.concatenate(parts)
 
 
 # ---- the instruction-following peer ----------------------------------------------------------

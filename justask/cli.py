@@ -27,11 +27,13 @@ from justask.configs import (
     DemoConfig,
     DrexConfig,
     GCSLConfig,
+    ImproveConfig,
     LanguageDemoConfig,
     MazeDemoConfig,
     TrainCommandConfig,
     TrainConfig,
     WorldsDemoConfig,
+    command_line,
 )
 from justask.errors import JustAskError
 
@@ -595,6 +597,19 @@ def demo_language(**values: Any) -> None:
     from justask.methods.language_demo import RUN_KIND, run_language_demo
 
     _run_report_demo(build(LanguageDemoConfig, values), RUN_KIND, run_language_demo, ["success.png"])
+
+
+@command("improve", ImproveConfig, on=demo_app)
+def demo_improve(**values: Any) -> None:
+    """In-context improvement with frozen weights, quick variant: Dark Room learning histories
+    (an expert with annealed noise), p(goal | experience) learned from them, then posterior
+    sampling on 20 held-out goals, beside tabular Q-learning from scratch and a memoryless
+    return-conditioned DT. `--family bandit`: Bernoulli bandits against Thompson sampling and UCB."""
+    from justask.methods.improve import RUN_KIND, run_improve
+
+    cfg = build(ImproveConfig, values)
+    command = command_line("justask demo improve", cfg)
+    _run_report_demo(cfg, RUN_KIND, lambda c: run_improve(c, command=command.strip()), ["curves.png"])
 
 
 def main() -> None:

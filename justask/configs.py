@@ -72,6 +72,38 @@ class WorldsDemoConfig:
 
 
 @dataclasses.dataclass
+class ImproveConfig:
+    """In-context improvement with frozen weights (Dark Room, bandits); the defaults are the quick
+    variant on Dark Room (about 10 minutes on 2 CPU cores)."""
+
+    out: str = "runs/demo-improve"  # run folder: report.md/json, curves.png, rollout.gif, the trained models
+    family: str = "darkroom"  # task family: darkroom (9x9, hidden goal) or bandit (5 Bernoulli arms)
+    seed: int = 0  # training seed (histories, weights, batches); evaluation tasks do not depend on it
+    source: str = ""  # learning histories ("": annealed for darkroom, thompson for bandit): annealed (expert, noise 1 -> floor: AD-eps), q_learning (darkroom), thompson, ucb or random (bandit)
+    noise_floor: float = (
+        0.0  # annealed sources: the least noise any training episode has (> 0: no near-optimal episode in training)
+    )
+    histories: int = 0  # training histories (0: 244 for darkroom, 4 per training goal; 2000 for bandit)
+    history_episodes: int = 0  # episodes per history (0: 40 for darkroom; 100 pulls for bandit)
+    posterior_steps: int = 3000  # gradient steps of p(task | experience)
+    batch_size: int = 64  # contexts per step
+    policy_steps: int = 1500  # darkroom: gradient steps of the goal-conditioned policy that acts for a guessed goal
+    dt_steps: int = (
+        1500  # gradient steps of the memoryless return-conditioned DT (the control that cannot improve); 0: skip
+    )
+    eval_episodes: int = 0  # in-context episodes per evaluation task (0: 40 for darkroom; 100 pulls for bandit)
+    eval_tasks: int = (
+        100  # evaluation task instances (darkroom: spread over the 20 held-out goals; bandit: per distribution)
+    )
+    sb3_episodes: int = 0  # darkroom: episodes of SB3 DQN and PPO learning each task from scratch (0: skip; Q-learning then runs as long too)
+    sb3_tasks: int = 20  # darkroom: held-out task instances the SB3 peers learn (one fresh learner each)
+    threads: int = 2  # CPU threads for torch
+    device: str = "auto"  # where the models train: auto, cpu, cuda
+    gif: bool = True  # render the improvement operator on a held-out goal (darkroom)
+    overwrite: bool = False  # replace an existing run folder
+
+
+@dataclasses.dataclass
 class LanguageDemoConfig:
     """Hindsight language on BabyAI; the defaults are the quick variant (one training seed, about
     ten minutes on 2 CPU cores)."""

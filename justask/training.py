@@ -175,7 +175,7 @@ def _train(
     generator.manual_seed(cfg.seed + 1)
     start = 0
     if resume and state_path.exists():
-        start = _load_train_state(state_path, model, optimizer, generator, f"run {run_dir}")
+        start = load_train_state(state_path, model, optimizer, generator, f"run {run_dir}")
     step_fn = torch.compile(model.loss) if cfg.compile else model.loss
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
     micro_batch = micro_batch_for(cfg, device, model_config)
@@ -244,7 +244,7 @@ def _train(
             window_start = time.perf_counter()
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             if main:
-                _save_train_state(state_path, model, optimizer, generator, done)
+                save_train_state(state_path, model, optimizer, generator, done)
                 save_tensors(run_dir / MODEL_FILE, model.state_dict(), {"step": str(done)})
             if dist:
                 dist.barrier()
@@ -358,8 +358,8 @@ def micro_batch_for(cfg: TrainConfig, device: torch.device, model_config: ModelC
     return 64 if device.type == "cpu" and model_config.kind == "dt" else 0
 
 
-def _save_train_state(
-    path: Path, model: PolicyModel, optimizer: torch.optim.Optimizer, generator: torch.Generator, step: int
+def save_train_state(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, step: int
 ) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for index, state in optimizer.state_dict()["state"].items():
@@ -370,8 +370,8 @@ def _save_train_state(
     save_tensors(path, tensors, {"step": str(step)})
 
 
-def _load_train_state(
-    path: Path, model: PolicyModel, optimizer: torch.optim.Optimizer, generator: torch.Generator, what: str
+def load_train_state(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, what: str
 ) -> int:
     from safetensors import safe_open
 

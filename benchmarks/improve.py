@@ -1,0 +1,138 @@
+"""In-context improvement with frozen weights: posterior sampling from a learned p(task |
+experience), against the source algorithm from scratch and a memoryless return-conditioned DT.
+
+    .venv/bin/python benchmarks/improve.py --family darkroom --seeds 0 1 2
+    .venv/bin/python benchmarks/improve.py --family darkroom --noise-floor 0.5 --seeds 0 1 2 --name improve_darkroom_floor05
+    .venv/bin/python benchmarks/improve.py --family bandit --seeds 0 1 2
+
+Writes ``benchmarks/results/<name>.{json,md,png}``: Dark Room — return / optimum per in-context
+episode on the held-out goals (bootstrap 95% CIs over every task instance of every training
+seed); bandits — cumulative regret on tasks from the training and a shifted distribution.
+Seeds can run as separate processes and be merged with ``--merge`` (their run folders).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+
+SKIP = ("out", "overwrite", "gif", "seed")
+
+
+def pooled(runs: list[Path]) -> dict[str, Any]:
+    """One report over the run folders of several training seeds: per-task results stacked."""
+    from justask.methods.improve import bandit_summary, darkroom_summary
+
+    reports = [json.loads((r / "report.json").read_text()) for r in runs]
+    first = reports[0]
+    family = first["config"]["family"]
+    arrays = [dict(np.load(r / "per_task.npz")) for r in runs]
+    results: dict[str, dict[str, Any]] = {}
+    for set_name, methods in first["results"].items():
+        results[set_name] = {}
+        for method in methods:
+            stacked = np.concatenate([a[f"{set_name}|{method}"] for a in arrays])
+            if family == "darkroom":
+                goals = [
+                    g
+                    for r, a in zip(reports, arrays, strict=True)
+                    for g in r["config_tasks"][set_name][: len(a[f"{set_name}|{method}"])]
+                ]
+                summary = darkroom_summary({"normalised": stacked}, goals)
+                summary["per_seed_final"] = [round(float(a[f"{set_name}|{method}"][:, -1].mean()), 3) for a in arrays]
+            else:
+                share = np.mean([r["results"][set_name][method]["best_arm_share_last_10"] for r in reports])
+                summary = bandit_summary(stacked, float(share))
+                summary["per_seed_regret"] = [round(float(a[f"{set_name}|{method}"][:, -1].mean()), 2) for a in arrays]
+            results[set_name][method] = summary
+    data_keys = ("best_episode_normalised", "last_position_mean_normalised", "mean_normalised")
+    training = dict(first["training_data"])
+    for key in data_keys:
+        training[key] = float(np.mean([r["training_data"][key] for r in reports]))
+    return {
+        **first,
+        "results": results,
+        "training_data": training,
+        "seeds": [r["config"]["seed"] for r in reports],
+        "gif": first.get("gif"),
+        "timings_s": {k: float(np.mean([r["timings_s"][k] for r in reports])) for k in first["timings_s"]},
+        "seconds": max(r["seconds"] for r in reports),
+        "per_task": arrays,
+    }
+
+
+def write(report: dict[str, Any], out: Path, name: str, command: str) -> None:
+    from justask.methods.improve import markdown, plot_curves
+
+    arrays = report.pop("per_task")
+    raw = {
+        s: {m: np.concatenate([a[f"{s}|{m}"] for a in arrays]) for m in methods}
+        for s, methods in report["results"].items()
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if report.get("gif") is None:
+        report.pop("gif", None)
+    report = {**report, "command": command, "machine": f"{os.cpu_count()} CPU cores"}
+    (out / f"{name}.json").write_text(
+        json.dumps({k: v for k, v in report.items() if k != "config_tasks"}, indent=2) + "\n"
+    )
+    text = markdown(report)
+    text = text.replace("; seed ", "; seeds " + ", ".join(map(str, report["seeds"])) + " (pooled); first seed ", 1)
+    text += f"\n{report['seconds'] / 60:.1f} min per seed on {report['machine']}; picture: `{name}.png`.\n"
+    (out / f"{name}.md").write_text(text)
+    plot_curves(out / f"{name}.png", report, raw)
+
+
+def main() -> None:
+    from justask.configs import ImproveConfig
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    for field in dataclasses.fields(ImproveConfig):
+        if field.name not in SKIP:
+            parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
+    parser.add_argument("--name", default="")
+    parser.add_argument("--out", default=str(ROOT / "results"))
+    parser.add_argument("--runs", default="runs/benchmarks/improve")
+    parser.add_argument("--merge", nargs="+", help="run folders of other seeds' runs: one table")
+    args = parser.parse_args()
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ImproveConfig) if f.name not in SKIP}
+    floor = f"_floor{str(args.noise_floor).replace('.', '')}" if args.noise_floor else ""
+    source = f"_{args.source}" if args.source else ""
+    name = args.name or f"improve_{args.family}{source}{floor}"
+    command = "python benchmarks/improve.py " + " ".join(sys.argv[1:])
+    if args.merge:
+        write(pooled([Path(p) for p in args.merge]), Path(args.out), name, command)
+        print((Path(args.out) / f"{name}.md").read_text())
+        return
+    from justask.methods.improve import evaluation_tasks, resolved, run_improve
+
+    runs = []
+    start = time.time()
+    for k, seed in enumerate(args.seeds):
+        run = Path(args.runs) / name / f"seed{seed}"
+        cfg = ImproveConfig(**values, seed=seed, out=str(run), overwrite=True, gif=k == 0)
+        run_improve(cfg, progress=True, command=command)
+        # the task instances, for the per-distance breakdown when pooling
+        report = json.loads((run / "report.json").read_text())
+        report["config_tasks"] = evaluation_tasks(resolved(cfg))
+        (run / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        runs.append(run)
+        print(f"seed {seed} done after {(time.time() - start) / 60:.1f} min", flush=True)
+        write(pooled(runs), Path(args.out), name, command)
+    print((Path(args.out) / f"{name}.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,391 @@
+"""In-context improvement: learning histories -> p(task | experience) -> an agent that gets better
+on a new task with frozen weights.
+
+A *learning history* is a run of episodes on one task, in order (``Episodes`` whose metadata say
+``history``, ``task`` and ``position``). The training target is known only in hindsight — which
+task the history was on — so every history, however clumsy, is correct data for "what task does
+this experience point to?" (the DPT view: predict what is optimal once the task is known). The
+agent then does posterior sampling: at the start of each episode, and whenever its current guess
+is ruled out, it draws one task from the model's belief and acts for that task until the episode
+ends. Committing to one guess per episode is what makes it explore far (a fresh guess every step
+wanders near the start).
+
+A task family says how a step turns into evidence (``InContextFamily``); the policy that acts for
+a guessed task is given by the method (a goal-conditioned model for Dark Room; "pull that arm"
+for a bandit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from justask.checkpoint import load_state_checked, load_tensors, read_json, save_tensors, write_json
+from justask.configs import TrainConfig
+from justask.episodes import Episodes
+from justask.errors import JustAskError
+from justask.models.task_posterior import PosteriorConfig, TaskPosterior
+from justask.training import load_train_state, lr_at, make_optimizer, resolve_device, save_train_state
+
+RUN_KIND = "task_posterior"
+MODEL_FILE = "posterior.safetensors"
+STATE_FILE = "posterior_state.safetensors"
+
+
+@dataclasses.dataclass(frozen=True)
+class InContextFamily:
+    """How a task family's steps become evidence about its candidate tasks."""
+
+    name: str
+    env_id: str
+    n_tasks: int
+    n_outcomes: int
+    # (actions (N,), rewards (N,), next observations (N, ...)) -> subjects (N,), outcomes (N,): ints
+    step_tokens: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    # an episode's metadata -> the index of its task among the candidates
+    label: Callable[[dict[str, Any]], int]
+    # (next observations, rewards, current guesses) -> (N,) bool: the guess is ruled out
+    falsified: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    # a task -> the options that make the env pose it at reset
+    reset_options: Callable[[Any], dict[str, Any]]
+    # a task -> its best episode return (for normalised scores); None: not known
+    optimal_return: Callable[[Any], float] | None
+    env_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)  # for gymnasium.make
+
+
+# ---- histories -----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class HistoryTokens:
+    """Every history's steps as (subject, outcome), flat, with each history's span and task."""
+
+    subjects: np.ndarray  # (N,) int64
+    outcomes: np.ndarray  # (N,) int64
+    starts: np.ndarray  # (H,) first step of each history
+    lengths: np.ndarray  # (H,) steps of each history
+    labels: np.ndarray  # (H,) task index of each history
+
+    @property
+    def num_histories(self) -> int:
+        return len(self.starts)
+
+
+def history_spans(episodes: Episodes) -> list[np.ndarray]:
+    """The episode indices of each history, in order; checks the metadata they need."""
+    spans: list[list[int]] = []
+    last: Any = object()
+    seen: set[Any] = set()
+    for i, meta in enumerate(episodes.metadata):
+        for key in ("history", "task", "position"):
+            if key not in meta:
+                raise JustAskError(
+                    f"episode {i} has no '{key}' in its metadata: learning histories need history, task and position"
+                )
+        if meta["history"] != last:
+            if meta["history"] in seen:
+                raise JustAskError(
+                    f"history {meta['history']} is not contiguous (episode {i}): keep each history's episodes together"
+                )
+            seen.add(meta["history"])
+            spans.append([])
+            last = meta["history"]
+        elif (
+            meta["position"] <= episodes.metadata[i - 1]["position"] or meta["task"] != episodes.metadata[i - 1]["task"]
+        ):
+            raise JustAskError(f"episode {i} breaks its history's order or task (position {meta['position']})")
+        spans[-1].append(i)
+    return [np.asarray(s) for s in spans]
+
+
+def next_observations(episodes: Episodes) -> np.ndarray:
+    """The observation after each step, ``(N, ...)``."""
+    return episodes.observations[np.arange(episodes.num_steps) + episodes.episode_of_step() + 1]
+
+
+def history_tokens(episodes: Episodes, family: InContextFamily) -> HistoryTokens:
+    """Learning histories -> the posterior's training data."""
+    spans = history_spans(episodes)
+    if not spans:
+        raise JustAskError("no learning histories given")
+    subjects, outcomes = family.step_tokens(episodes.actions, episodes.rewards, next_observations(episodes))
+    episode_starts = episodes.episode_starts
+    starts = np.array([episode_starts[s[0]] for s in spans], dtype=np.int64)
+    lengths = np.array([episodes.lengths[s].sum() for s in spans], dtype=np.int64)
+    labels = np.array([family.label(episodes.metadata[s[0]]) for s in spans], dtype=np.int64)
+    if labels.min() < 0 or labels.max() >= family.n_tasks:
+        raise JustAskError(f"task labels must lie in 0..{family.n_tasks - 1}")
+    return HistoryTokens(
+        subjects=np.asarray(subjects, dtype=np.int64),
+        outcomes=np.asarray(outcomes, dtype=np.int64),
+        starts=starts,
+        lengths=lengths,
+        labels=labels,
+    )
+
+
+class ContextSampler:
+    """Batches of (a history's first ``cut`` steps as counts per (subject, outcome), its task),
+    ``cut`` uniform in 0..length — one scatter per batch, no per-sample Python."""
+
+    def __init__(self, tokens: HistoryTokens, n_tasks: int, n_outcomes: int, device: torch.device) -> None:
+        if tokens.subjects.size and (tokens.subjects.max() >= n_tasks or tokens.outcomes.max() >= n_outcomes):
+            raise JustAskError(
+                f"history steps name a subject or outcome outside {n_tasks} tasks x {n_outcomes} outcomes"
+            )
+        self.device = device
+        self.n_types = n_tasks * n_outcomes
+        self.shape = (n_tasks, n_outcomes)
+        self.types = torch.as_tensor(tokens.subjects * n_outcomes + tokens.outcomes, device=device)
+        self.starts = torch.as_tensor(tokens.starts, device=device)
+        self.lengths = torch.as_tensor(tokens.lengths, device=device)
+        self.labels = torch.as_tensor(tokens.labels, device=device)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        h = torch.randint(len(self.starts), (batch_size,), generator=generator, device=self.device)
+        cut = (torch.rand(batch_size, generator=generator, device=self.device) * (self.lengths[h] + 1)).long()
+        cut = torch.minimum(cut, self.lengths[h])
+        width = max(1, int(cut.max()))
+        offsets = torch.arange(width, device=self.device)
+        mask = offsets[None, :] < cut[:, None]
+        index = torch.where(mask, self.starts[h][:, None] + offsets[None, :], torch.zeros_like(mask, dtype=torch.long))
+        counts = torch.zeros(batch_size, self.n_types, device=self.device)
+        counts.scatter_add_(1, self.types[index], mask.float())
+        return {"counts": counts.view(batch_size, *self.shape), "labels": self.labels[h]}
+
+
+# ---- fitting -------------------------------------------------------------------------------------
+def fit_posterior(
+    tokens: HistoryTokens,
+    config: PosteriorConfig,
+    train_cfg: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+) -> TaskPosterior:
+    """Fit p(task | context) by cross-entropy; the run folder gets config, weights, TensorBoard
+    logs and a resumable train state (written atomically every ``checkpoint_every`` steps)."""
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm.auto import tqdm
+
+    run_dir = Path(run_dir)
+    device = resolve_device(train_cfg.device)
+    if train_cfg.threads > 0:
+        torch.set_num_threads(train_cfg.threads)
+    run_config = {"run_kind": RUN_KIND, "posterior": config.to_json(), "train": dataclasses.asdict(train_cfg)}
+    if (run_dir / "config.json").exists():
+        if not resume:
+            raise JustAskError(f"run folder {run_dir} already holds a run (resume it, or use a new folder)")
+        saved = read_json(run_dir / "config.json", f"run {run_dir}")
+        if saved.get("posterior") != json.loads(json.dumps(run_config["posterior"])):
+            raise JustAskError(f"cannot resume {run_dir}: its checkpoint is from a different posterior config")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", run_config)
+    torch.manual_seed(train_cfg.seed)
+    model = TaskPosterior(config).to(device)
+    optimizer = make_optimizer(model, train_cfg, device)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(train_cfg.seed + 1)
+    sampler = ContextSampler(tokens, config.n_tasks, config.n_outcomes, device)
+    start = 0
+    if resume and (run_dir / STATE_FILE).exists():
+        start = load_train_state(run_dir / STATE_FILE, model, optimizer, generator, f"run {run_dir}")
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start if start else None)
+    bar = tqdm(
+        total=train_cfg.steps, initial=start, desc="train posterior", unit="step", disable=not train_cfg.progress
+    )
+    model.train()
+    running = None
+    for step in range(start, train_cfg.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, train_cfg)
+        loss = model.loss(sampler.sample(train_cfg.batch_size, generator))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
+        optimizer.step()
+        value = float(loss.detach())
+        running = value if running is None else 0.95 * running + 0.05 * value
+        done = step + 1
+        if done % train_cfg.log_every == 0 or done == train_cfg.steps:
+            writer.add_scalar("train/loss", running, done)
+            writer.add_scalar("train/lr", lr_at(step, train_cfg), done)
+            bar.set_postfix(loss=f"{running:.3f}")
+        bar.update(1)
+        if done % train_cfg.checkpoint_every == 0 or done == train_cfg.steps:
+            save_train_state(run_dir / STATE_FILE, model, optimizer, generator, done)
+    bar.close()
+    writer.close()
+    save_tensors(run_dir / MODEL_FILE, model.state_dict())
+    return model.eval()
+
+
+def load_posterior(run_dir: str | Path, device: str | torch.device = "cpu") -> TaskPosterior:
+    """A fitted posterior from its run folder (JSON config + safetensors; nothing unpickled)."""
+    run_dir = Path(run_dir)
+    saved = read_json(run_dir / "config.json", f"run {run_dir}")
+    if saved.get("run_kind") != RUN_KIND:
+        raise JustAskError(f"{run_dir} is a '{saved.get('run_kind')}' run, not a task posterior")
+    model = TaskPosterior(PosteriorConfig(**saved["posterior"]))
+    load_state_checked(model, load_tensors(run_dir / MODEL_FILE, f"run {run_dir}"), f"run {run_dir}")
+    return model.to(device).eval()
+
+
+# ---- acting across episodes ----------------------------------------------------------------------
+class InContextActor(Protocol):
+    """Acts on many tasks at once, one slot per task, keeping what it learns across episodes."""
+
+    name: str
+
+    def start_tasks(self, n: int) -> None: ...
+
+    def reset(self, slots: np.ndarray) -> None: ...
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray: ...
+
+    def observe(self, slots: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray) -> None: ...
+
+
+class PosteriorSampling:
+    """The in-context improvement operator: draw a task from p(task | this slot's experience) at
+    each episode start and when the draw is ruled out; act for it with ``act_for``. Weights stay
+    frozen; only the context grows."""
+
+    def __init__(
+        self,
+        posterior: TaskPosterior,
+        family: InContextFamily,
+        act_for: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        *,
+        rule: str = "sample",
+        seed: int = 0,
+        name: str = "posterior-sampling",
+    ) -> None:
+        if rule not in ("sample", "argmax"):
+            raise JustAskError(f"unknown rule '{rule}' (sample or argmax)")
+        self.posterior = posterior.eval()
+        self.family = family
+        self.act_for = act_for
+        self.rule = rule
+        self.name = name
+        self.generator = torch.Generator().manual_seed(seed)
+        self.device = next(posterior.parameters()).device
+
+    def start_tasks(self, n: int) -> None:
+        self.counts = np.zeros((n, self.family.n_tasks, self.family.n_outcomes), dtype=np.float32)
+        self.guess = np.full(n, -1, dtype=np.int64)
+        self.stale = np.ones(n, dtype=bool)
+        self.draws = np.zeros(n, dtype=np.int64)
+
+    def reset(self, slots: np.ndarray) -> None:
+        self.stale[slots] = True
+
+    def beliefs(self, slots: np.ndarray) -> np.ndarray:
+        """p(task | experience) of ``slots``, ``(len(slots), n_tasks)``."""
+        with torch.no_grad():
+            logits = self.posterior(torch.as_tensor(self.counts[slots], device=self.device))
+        return torch.softmax(logits.float(), -1).cpu().numpy()
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        slots = np.asarray(slots)
+        redraw = slots[self.stale[slots]]
+        if len(redraw):
+            probs = torch.as_tensor(self.beliefs(redraw))
+            if self.rule == "argmax":
+                self.guess[redraw] = probs.argmax(-1).numpy()
+            else:
+                self.guess[redraw] = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy()
+            self.stale[redraw] = False
+            self.draws[redraw] += 1
+        return self.act_for(observations, self.guess[slots])
+
+    def observe(self, slots: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray) -> None:
+        subjects, outcomes = self.family.step_tokens(actions, rewards, next_obs)
+        np.add.at(self.counts, (np.asarray(slots), np.asarray(subjects), np.asarray(outcomes)), 1.0)
+        self.stale[slots] |= self.family.falsified(next_obs, rewards, self.guess[slots])
+
+
+class Episodic:
+    """A memoryless policy (an ``Agent``, anything with reset/act/observe) as an in-context
+    actor: every episode starts from nothing — the control that cannot improve."""
+
+    def __init__(self, agent: Any, name: str | None = None) -> None:
+        self.agent = agent
+        self.name = name or getattr(agent, "name", "episodic")
+
+    def start_tasks(self, n: int) -> None:
+        pass
+
+    def reset(self, slots: np.ndarray) -> None:
+        self.agent.reset(slots, np.asarray(slots))
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        return self.agent.act(observations, slots)
+
+    def observe(self, slots: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray) -> None:
+        if hasattr(self.agent, "observe"):
+            self.agent.observe(slots, rewards)
+
+
+def run_in_context(
+    family: InContextFamily,
+    tasks: Sequence[Any],
+    actor: InContextActor,
+    episodes: int,
+    *,
+    seed: int = 0,
+    progress: bool = False,
+    normalise: bool = True,
+) -> dict[str, Any]:
+    """``actor`` meets each task fresh and plays ``episodes`` episodes on it in a row: returns
+    ``(tasks, episodes)`` raw and (``normalise``) over each task's optimum, and each episode's
+    actions."""
+    from tqdm.auto import tqdm
+
+    if normalise and family.optimal_return is None:
+        raise JustAskError(
+            f"task family '{family.name}' has no known optimum: normalised scores need one (normalise=False)"
+        )
+    if episodes < 1:
+        raise JustAskError(f"need at least one episode per task, got {episodes}")
+    n = len(tasks)
+    envs = [gym.make(family.env_id, **family.env_kwargs) for _ in range(n)]
+    returns = np.zeros((n, episodes))
+    actions_log: list[list[list[Any]]] = [[[] for _ in range(episodes)] for _ in range(n)]
+    actor.start_tasks(n)
+    try:
+        for e in tqdm(range(episodes), desc=f"in-context {actor.name}", disable=not progress):
+            obs = np.stack(
+                [
+                    env.reset(seed=seed + 1000 * i + e, options=family.reset_options(task))[0]
+                    for i, (env, task) in enumerate(zip(envs, tasks, strict=True))
+                ]
+            )
+            actor.reset(np.arange(n))
+            active = np.arange(n)
+            while len(active):
+                actions = np.asarray(actor.act(obs[active], active))
+                next_obs, rewards, ended = [], np.zeros(len(active)), np.zeros(len(active), bool)
+                for j, (slot, action) in enumerate(zip(active, actions, strict=True)):
+                    o, r, term, trunc, _ = envs[slot].step(action)
+                    next_obs.append(o)
+                    rewards[j], ended[j] = r, term or trunc
+                    actions_log[slot][e].append(action.item() if hasattr(action, "item") else action)
+                next_obs = np.stack(next_obs)
+                actor.observe(active, actions, rewards, next_obs)
+                returns[active, e] += rewards
+                obs[active] = next_obs
+                active = active[~ended]
+    finally:
+        for env in envs:
+            env.close()
+    out = {"returns": returns, "actions": actions_log}
+    if normalise:
+        optimum = np.array([family.optimal_return(task) for task in tasks], dtype=np.float64)
+        out["normalised"] = returns / optimum[:, None]
+    return out

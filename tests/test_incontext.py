@@ -1,0 +1,218 @@
+"""In-context improvement: task families, learning histories, the context sampler, the task
+posterior and the frozen in-context agent."""
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from justask.configs import ImproveConfig, TrainConfig
+from justask.episodes import Episodes
+from justask.errors import JustAskError
+from justask.incontext import (
+    ContextSampler,
+    PosteriorSampling,
+    fit_posterior,
+    history_spans,
+    history_tokens,
+    load_posterior,
+    run_in_context,
+)
+from justask.methods import improve
+from justask.models.task_posterior import PosteriorConfig, TaskPosterior
+from justask.suites import bandits, darkroom
+
+
+def test_dark_room_pays_each_step_on_the_goal_and_ends_after_the_horizon():
+    env = gym.make(darkroom.ENV_ID)
+    goal = int(darkroom.xy_cell([5, 4]))  # one step right of the centre
+    obs, _ = env.reset(seed=0, options={"goal": goal})
+    assert obs.tolist() == [4.0, 4.0]
+    rewards, truncated = [], False
+    for action in [4] + [0] * 19:  # right, then stay
+        obs, reward, terminated, truncated, _ = env.step(action)
+        assert not terminated
+        rewards.append(reward)
+    assert truncated and sum(rewards) == 20 == darkroom.optimal_return(goal)
+    with pytest.raises(JustAskError, match="goal must be a cell id"):
+        env.reset(options={"goal": 81})
+
+
+def test_optimal_return_is_what_the_expert_gets_on_every_goal():
+    env = darkroom.DarkRoomEnv()
+    for goal in range(darkroom.N_GOALS):
+        obs, _ = env.reset(options={"goal": goal})
+        total, done = 0.0, False
+        while not done:
+            obs, reward, term, trunc, _ = env.step(int(darkroom.expert_actions(obs[None], goal)[0]))
+            total, done = total + reward, term or trunc
+        assert total == darkroom.optimal_return(goal), goal
+
+
+def test_histories_keep_episode_order_and_task_and_never_use_held_out_goals():
+    cfg = improve.resolved(ImproveConfig(histories=70, history_episodes=5))
+    data = improve.training_histories(cfg)
+    spans = history_spans(data)
+    assert len(spans) == 70 and all(len(s) == 5 for s in spans)
+    for h, span in enumerate(spans):
+        metas = [data.metadata[i] for i in span]
+        assert [m["position"] for m in metas] == list(range(5))
+        assert {m["history"] for m in metas} == {h} and len({m["task"] for m in metas}) == 1
+        noise = [m["noise"] for m in metas]
+        assert noise == sorted(noise, reverse=True) and noise[0] == 1.0 and noise[-1] == 0.0
+    tasks = {m["task"] for m in data.metadata}
+    assert not tasks & set(darkroom.HELD_OUT_GOALS) and len(tasks) == len(darkroom.TRAIN_GOALS)
+    held = improve.evaluation_tasks(cfg)["held-out goals"]
+    assert set(held) == set(darkroom.HELD_OUT_GOALS)
+
+
+def _hand_made_histories() -> Episodes:
+    """History 0: task 3, two episodes of 2 steps; history 1: task 1, one episode of 3 steps.
+    The bandit: subject = the arm pulled, outcome = paid."""
+
+    def episode(arms, paid, task, history, position):
+        n = len(arms)
+        return {
+            "observations": np.zeros((n + 1, 1), np.float32),
+            "actions": np.array(arms),
+            "rewards": np.array(paid, np.float32),
+            "terminations": np.arange(1, n + 1) == n,
+            "truncations": np.zeros(n, bool),
+            "metadata": {"task": task, "history": history, "position": position},
+        }
+
+    episodes = [
+        episode([0, 3], [0, 1], 3, 0, 0),
+        episode([3, 2], [1, 0], 3, 0, 1),
+        episode([1, 1, 4], [1, 0, 0], 1, 1, 0),
+    ]
+    return Episodes.from_episode_list(episodes, gym.spaces.Box(0, 1, (1,)), gym.spaces.Discrete(5))
+
+
+def test_context_runs_across_episode_boundaries_and_stops_at_the_history():
+    data = _hand_made_histories()
+    tokens = history_tokens(data, bandits.family())
+    assert tokens.starts.tolist() == [0, 4] and tokens.lengths.tolist() == [4, 3] and tokens.labels.tolist() == [3, 1]
+    steps = {0: [(0, 0), (3, 1), (3, 1), (2, 0)], 1: [(1, 1), (1, 0), (4, 0)]}
+    sampler = ContextSampler(tokens, 5, 2, torch.device("cpu"))
+    seen = set()
+    for _ in range(30):
+        batch = sampler.sample(16, torch.Generator().manual_seed(len(seen)))
+        for counts, label in zip(batch["counts"], batch["labels"], strict=True):
+            h = 0 if int(label) == 3 else 1
+            cut = int(counts.sum())
+            expected = torch.zeros(5, 2)
+            for subject, outcome in steps[h][:cut]:
+                expected[subject, outcome] += 1
+            assert torch.equal(counts, expected)  # exactly the history's first `cut` steps
+            seen.add((h, cut))
+    assert seen == {(0, c) for c in range(5)} | {(1, c) for c in range(4)}  # every cut, 0..length
+
+
+def test_histories_without_task_ids_or_out_of_order_are_refused():
+    data = _hand_made_histories()
+    del data.metadata[1]["task"]
+    with pytest.raises(JustAskError, match="episode 1 has no 'task'"):
+        history_tokens(data, bandits.family())
+    data = _hand_made_histories()
+    data.metadata[1]["position"] = 0
+    with pytest.raises(JustAskError, match="breaks its history's order"):
+        history_spans(data)
+
+
+def test_bad_settings_and_missing_optimum_give_one_line_errors():
+    with pytest.raises(JustAskError, match="unknown task family"):
+        improve.resolved(ImproveConfig(family="chess"))
+    with pytest.raises(JustAskError, match="source 'ucb' is not one of darkroom"):
+        improve.resolved(ImproveConfig(source="ucb"))
+    with pytest.raises(JustAskError, match="noise_floor"):
+        improve.resolved(ImproveConfig(noise_floor=1.0))
+    family = dataclasses.replace(bandits.family(), optimal_return=None)
+    with pytest.raises(JustAskError, match="no known optimum"):
+        run_in_context(family, [[0.1, 0.9, 0.2, 0.3, 0.4]], bandits.BanditLearner(), 3)
+    assert "returns" in run_in_context(family, [[0.1, 0.9, 0.2, 0.3, 0.4]], bandits.BanditLearner(), 3, normalise=False)
+
+
+def test_posterior_learns_that_a_paid_cell_is_the_goal_and_unpaid_cells_are_not(tmp_path):
+    cfg = improve.resolved(ImproveConfig(histories=61, history_episodes=10))
+    tokens = history_tokens(improve.training_histories(cfg), darkroom.family())
+    train_cfg = dataclasses.replace(TrainConfig.quiet(300, 64, 0, 1, "cpu"), progress=False)
+    fit_posterior(tokens, PosteriorConfig(n_tasks=81), train_cfg, tmp_path / "post")
+    posterior = load_posterior(tmp_path / "post")
+    held_out = darkroom.HELD_OUT_GOALS[3]
+    counts = torch.zeros(2, 81, 2)
+    counts[0, 40, 0] = 3
+    counts[0, held_out, 1] = 2  # paid on a goal never seen in training
+    counts[1, :40, 0] = 1  # the top half ruled out
+    with torch.no_grad():
+        probs = torch.softmax(posterior(counts), -1)
+    assert probs[0, held_out] > 0.9
+    assert probs[1, :40].sum() < 0.05 and probs[1, 41:].sum() > 0.9
+
+
+def test_posterior_has_no_prior_over_task_identities():
+    model = TaskPosterior(PosteriorConfig(n_tasks=81))
+    with torch.no_grad():
+        logits = model(torch.zeros(1, 81, 2))
+    assert torch.allclose(logits, logits[0, :1].expand_as(logits))  # nothing seen: every task alike
+
+
+def test_in_context_evaluation_keeps_the_weights_frozen_and_finds_the_goal():
+    posterior = TaskPosterior(PosteriorConfig(n_tasks=81))
+    before = {k: v.clone() for k, v in posterior.state_dict().items()}
+    family = darkroom.family()
+
+    def act_for(observations, guesses):  # the expert for the guessed goal
+        return darkroom.expert_actions(observations, guesses)
+
+    # Untrained, the model knows nothing: it guesses uniformly; the actor still records returns.
+    actor = PosteriorSampling(posterior, family, act_for, seed=0)
+    result = run_in_context(family, [darkroom.HELD_OUT_GOALS[0]] * 3, actor, 4)
+    assert result["returns"].shape == (3, 4) and (actor.draws >= 4).all()
+    for key, value in posterior.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    # Each step's evidence is counted once, under the cell it ended on.
+    assert actor.counts.sum() == 3 * 4 * darkroom.HORIZON
+
+
+def test_bandit_regret_and_learners():
+    means = np.array([[0.1, 0.5, 0.9]])
+    assert np.allclose(bandits.regret(means, np.array([[0, 1, 2]])), [[0.8, 0.4, 0.0]])
+    for rule in ("thompson", "ucb"):
+        learner = bandits.BanditLearner(rule, arms=3, seed=0)
+        result = run_in_context(bandits.family(3), [[0.05, 0.1, 0.95]] * 20, learner, 60)
+        last = np.array([[ep[0] for ep in row[-10:]] for row in result["actions"]])
+        assert (last == 2).mean() > 0.8, rule
+
+
+def test_q_learning_improves_on_its_own_goal():
+    result = run_in_context(darkroom.family(), list(darkroom.TRAIN_GOALS[:10]), darkroom.QLearner(seed=0), 60)
+    curve = result["normalised"].mean(0)
+    assert curve[:5].mean() < 0.2 and curve[-5:].mean() > 0.5
+    history = darkroom.q_learning_history(darkroom.TRAIN_GOALS[0], 5, seed=0)
+    assert [e["metadata"]["position"] for e in history] == list(range(5))
+    with pytest.raises(JustAskError, match="unknown Q-learning setting"):
+        darkroom.QLearner(alpha=0.1)
+
+
+def test_demo_improve_writes_its_report_and_pictures(tmp_path):
+    from typer.testing import CliRunner
+
+    from justask.cli import app
+
+    out = tmp_path / "improve"
+    args = ["demo", "improve", "--out", str(out), "--histories", "61", "--history-episodes", "6"]
+    args += ["--posterior-steps", "30", "--policy-steps", "30", "--dt-steps", "20", "--eval-tasks", "4"]
+    args += ["--eval-episodes", "3", "--threads", "1"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    for name in ("report.md", "report.json", "curves.png", "rollout.gif", "per_task.npz"):
+        assert (out / name).is_file(), name
+    report = (out / "report.md").read_text()
+    assert "posterior-sampling" in report and "q-learning" in report and "memoryless DT" in report
+    assert "justask demo improve" in report and "--histories 61" in report
+    bad = CliRunner().invoke(app, ["demo", "improve", "--out", str(tmp_path / "x"), "--family", "chess"])
+    assert bad.exit_code == 2 and "unknown task family 'chess'" in bad.output
+    assert not (tmp_path / "x").exists()

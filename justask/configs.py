@@ -88,9 +88,12 @@ class ImproveConfig:
     posterior_steps: int = 3000  # gradient steps of p(task | experience)
     batch_size: int = 64  # contexts per step
     policy_steps: int = 1500  # darkroom: gradient steps of the goal-conditioned policy that acts for a guessed goal
+    policy_labels: str = "expert"  # darkroom: what that policy learns — expert (the action optimal for the history's goal, DPT-style) or hindsight (the executed action, asked for a cell the episode reached later: no expert anywhere)
     dt_steps: int = (
         1500  # gradient steps of the memoryless return-conditioned DT (the control that cannot improve); 0: skip
     )
+    ad_steps: int = 0  # gradient steps of plain AD (a causal DT over whole histories, predicting their next action); 0: skip
+    ad_context: int = 60  # steps plain AD sees, across episode boundaries (darkroom: 3 episodes)
     eval_episodes: int = 0  # in-context episodes per evaluation task (0: 40 for darkroom; 100 pulls for bandit)
     eval_tasks: int = (
         100  # evaluation task instances (darkroom: spread over the 20 held-out goals; bandit: per distribution)

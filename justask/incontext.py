@@ -389,3 +389,66 @@ def run_in_context(
         optimum = np.array([family.optimal_return(task) for task in tasks], dtype=np.float64)
         out["normalised"] = returns / optimum[:, None]
     return out
+
+
+# ---- plain Algorithm Distillation: a sequence model over whole learning histories ---------------
+def as_trials(episodes: Episodes) -> Episodes:
+    """Each learning history as one long episode for a sequence model (plain AD): the
+    observation gains the previous step's reward and a flag for an episode's first step, so the
+    model can read its own across-episode experience; actions and rewards are unchanged."""
+    import gymnasium as gym
+
+    spans = history_spans(episodes)
+    obs_dim = int(np.prod(episodes.observation_space.shape or (1,)))
+    step_obs = episodes.step_observations().reshape(episodes.num_steps, obs_dim).astype(np.float32)
+    final_obs = episodes.observations.reshape(len(episodes.observations), obs_dim)[
+        episodes.observation_starts + episodes.lengths
+    ]
+    starts, lengths = episodes.episode_starts, episodes.lengths
+    trials = []
+    for h, span in enumerate(spans):
+        steps = np.concatenate([np.arange(starts[e], starts[e] + lengths[e]) for e in span])
+        previous = np.concatenate([[0.0], episodes.rewards[steps[:-1]]]).astype(np.float32)
+        first = np.zeros(len(steps), np.float32)
+        first[np.cumsum([0, *lengths[span][:-1]])] = 1.0
+        last = np.concatenate([final_obs[span[-1]], [episodes.rewards[steps[-1]], 0.0]]).astype(np.float32)
+        trials.append(
+            {
+                "observations": np.vstack([np.column_stack([step_obs[steps], previous, first]), last]),
+                "actions": episodes.actions[steps],
+                "rewards": episodes.rewards[steps],
+                "terminations": np.zeros(len(steps), bool),
+                "truncations": np.arange(1, len(steps) + 1) == len(steps),
+                "metadata": {"history": episodes.metadata[span[0]]["history"], "task": episodes.metadata[span[0]]["task"]},
+            }
+        )
+    space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim + 2,), dtype=np.float32)
+    return Episodes.from_episode_list(trials, space, episodes.action_space, env_id=episodes.env_id)
+
+
+class AcrossEpisodes:
+    """A policy trained on ``as_trials`` data acting as an in-context actor: its context runs
+    across episode boundaries (reset once per task), and each observation carries the previous
+    reward and the episode-start flag, as in training."""
+
+    def __init__(self, agent: Any, name: str = "plain AD") -> None:
+        self.agent = agent
+        self.name = name
+
+    def start_tasks(self, n: int) -> None:
+        slots = np.arange(n)
+        self.agent.reset(slots, slots)
+        self.previous = np.zeros(n, np.float32)
+        self.first = np.zeros(n, np.float32)
+
+    def reset(self, slots: np.ndarray) -> None:
+        self.first[slots] = 1.0
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        obs = np.asarray(observations, np.float32).reshape(len(slots), -1)
+        actions = self.agent.act(np.column_stack([obs, self.previous[slots], self.first[slots]]), slots)
+        self.first[slots] = 0.0
+        return actions
+
+    def observe(self, slots: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray) -> None:
+        self.previous[slots] = rewards

@@ -129,6 +129,8 @@ def test_bad_settings_and_missing_optimum_give_one_line_errors():
         improve.resolved(ImproveConfig(source="ucb"))
     with pytest.raises(JustAskError, match="noise_floor"):
         improve.resolved(ImproveConfig(noise_floor=1.0))
+    with pytest.raises(JustAskError, match="ad_context 20 is too short for one episode"):
+        improve.resolved(ImproveConfig(ad_steps=10, ad_context=20))
     family = dataclasses.replace(bandits.family(), optimal_return=None)
     with pytest.raises(JustAskError, match="no known optimum"):
         run_in_context(family, [[0.1, 0.9, 0.2, 0.3, 0.4]], bandits.BanditLearner(), 3)
@@ -216,3 +218,27 @@ def test_demo_improve_writes_its_report_and_pictures(tmp_path):
     bad = CliRunner().invoke(app, ["demo", "improve", "--out", str(tmp_path / "x"), "--family", "chess"])
     assert bad.exit_code == 2 and "unknown task family 'chess'" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_trials_for_plain_ad_carry_the_previous_reward_and_episode_starts():
+    from justask.incontext import as_trials
+
+    trials = as_trials(_hand_made_histories())
+    assert trials.lengths.tolist() == [4, 3]
+    first = trials.episode(0)
+    # previous reward: 0 at the history's start, then the last step's (across the episode boundary)
+    assert first["observations"][:, 1].tolist() == [0, 0, 1, 1, 0]
+    assert first["observations"][:, 2].tolist() == [1, 0, 1, 0, 0]  # episode starts
+    assert first["actions"].tolist() == [0, 3, 3, 2] and first["rewards"].tolist() == [0, 1, 1, 0]
+    assert trials.metadata[1]["task"] == 1
+
+
+def test_goal_policy_from_hindsight_labels_needs_no_expert(tmp_path):
+    cfg = improve.resolved(ImproveConfig(histories=61, history_episodes=4, policy_steps=300, policy_labels="hindsight"))
+    data = improve.training_histories(cfg)
+    act_for = improve.train_goal_policy(data, dataclasses.replace(cfg, threads=1, device="cpu"), tmp_path / "gp")
+    positions = np.array([[4, 4], [4, 4], [0, 0], [8, 8]], np.float32)
+    guesses = darkroom.xy_cell([[8, 4], [4, 0], [0, 0], [8, 8]])
+    actions = act_for(positions, guesses)
+    assert actions.shape == (4,) and set(actions.tolist()) <= set(range(5))
+    assert actions[0] == 4 and actions[1] == 1  # right toward (8, 4), up toward (4, 0)

@@ -57,6 +57,8 @@ def resolved(cfg: ImproveConfig) -> ImproveConfig:
     cfg = dataclasses.replace(cfg, source=cfg.source or source)
     if cfg.source not in SOURCES[cfg.family]:
         raise JustAskError(f"source '{cfg.source}' is not one of {cfg.family}'s: {', '.join(SOURCES[cfg.family])}")
+    if cfg.policy_labels not in ("expert", "hindsight"):
+        raise JustAskError(f"policy_labels must be expert or hindsight, got '{cfg.policy_labels}'")
     if not 0.0 <= cfg.noise_floor < 1.0:
         raise JustAskError(f"noise_floor must lie in [0, 1), got {cfg.noise_floor}")
     cfg = dataclasses.replace(
@@ -68,6 +70,12 @@ def resolved(cfg: ImproveConfig) -> ImproveConfig:
     for name in ("histories", "history_episodes", "eval_episodes", "eval_tasks", "posterior_steps", "batch_size"):
         if getattr(cfg, name) < 1:
             raise JustAskError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    episode = darkroom.HORIZON if cfg.family == "darkroom" else 1
+    if cfg.ad_steps > 0 and cfg.ad_context <= episode:
+        raise JustAskError(
+            f"ad_context {cfg.ad_context} is too short for one episode ({episode} steps) and the next: "
+            "plain AD would never see across an episode boundary"
+        )
     return cfg
 
 
@@ -131,15 +139,22 @@ def normalised_training_returns(data: Episodes, cfg: ImproveConfig) -> np.ndarra
 
 # ---- models --------------------------------------------------------------------------------------
 def train_goal_policy(data: Episodes, cfg: ImproveConfig, run_dir: Path) -> Any:
-    """Dark Room: p(action | position, goal) fitted to the expert's action toward each history's
-    goal (hindsight: the goal is known once the history is over), as ``act_for(obs, goals)``."""
+    """Dark Room: p(action | position, goal) as ``act_for(obs, goals)``. ``expert`` labels: the
+    expert's action toward each history's goal (known once the history is over: DPT's targets);
+    ``hindsight``: the executed action, asked for a cell the same episode reached within the next
+    10 steps (goal relabeling: no expert, no task label)."""
+    from justask.relabel import hindsight_goals
     from justask.training import model_config_for, train
 
-    goals = np.repeat([m["task"] for m in data.metadata], data.lengths)
-    positions = data.step_observations()
-    labelled = data.with_condition("goal", darkroom.cell_xy(goals).astype(np.float32), kind="vector")
-    labelled = labelled.with_condition("expert_action", darkroom.expert_actions(positions, goals), kind="labels")
-    config = model_config_for(labelled, "mlp", "goal", hidden_sizes=[128, 128], target="expert_action")
+    if cfg.policy_labels == "expert":
+        goals = np.repeat([m["task"] for m in data.metadata], data.lengths)
+        positions = data.step_observations()
+        labelled = data.with_condition("goal", darkroom.cell_xy(goals).astype(np.float32), kind="vector")
+        labelled = labelled.with_condition("expert_action", darkroom.expert_actions(positions, goals), kind="labels")
+        target = "expert_action"
+    else:
+        labelled, target = hindsight_goals(data, "future", horizon=10, seed=cfg.seed), None
+    config = model_config_for(labelled, "mlp", "goal", hidden_sizes=[128, 128], target=target)
     train_cfg = TrainConfig.quiet(cfg.policy_steps, 256, cfg.seed, cfg.threads, cfg.device)
     model = train(labelled, config, train_cfg, run_dir).eval()
     device = next(model.parameters()).device
@@ -153,6 +168,18 @@ def train_goal_policy(data: Episodes, cfg: ImproveConfig, run_dir: Path) -> Any:
         return model(obs, zeros, goal, zeros, last_only=True)[:, -1].argmax(-1).cpu().numpy()
 
     return act_for
+
+
+def train_plain_ad(data: Episodes, cfg: ImproveConfig, run_dir: Path) -> InContextActor:
+    """Plain AD: a causal DT over whole learning histories predicting the history's next action,
+    its context ``cfg.ad_context`` steps across episode boundaries."""
+    from justask.incontext import AcrossEpisodes, as_trials
+    from justask.training import model_config_for, train
+
+    trials = as_trials(data)
+    config = model_config_for(trials, "dt", None, context_len=cfg.ad_context, d_model=64, n_layer=2, n_head=1)
+    model = train(trials, config, TrainConfig.quiet(cfg.ad_steps, 64, cfg.seed, cfg.threads, cfg.device), run_dir)
+    return AcrossEpisodes(model.ask(action_rule="sample", seed=cfg.seed, name="plain AD"), name="plain AD")
 
 
 def train_memoryless_dt(data: Episodes, cfg: ImproveConfig, run_dir: Path) -> InContextActor:
@@ -272,6 +299,10 @@ def run_improve(cfg: ImproveConfig, progress: bool = True, command: str = "") ->
         actors.append(darkroom.QLearner(seed=cfg.seed))
     else:
         actors += [bandits.BanditLearner("thompson", seed=cfg.seed), bandits.BanditLearner("ucb", seed=cfg.seed)]
+    if cfg.ad_steps > 0:
+        t0 = time.time()
+        actors.append(train_plain_ad(data, cfg, out / "plain_ad"))
+        timings["plain_ad_s"] = time.time() - t0
     if cfg.dt_steps > 0:
         t0 = time.time()
         actors.append(train_memoryless_dt(data, cfg, out / "memoryless_dt"))

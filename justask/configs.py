@@ -92,7 +92,9 @@ class ImproveConfig:
     dt_steps: int = (
         1500  # gradient steps of the memoryless return-conditioned DT (the control that cannot improve); 0: skip
     )
-    ad_steps: int = 0  # gradient steps of plain AD (a causal DT over whole histories, predicting their next action); 0: skip
+    ad_steps: int = (
+        0  # gradient steps of plain AD (a causal DT over whole histories, predicting their next action); 0: skip
+    )
     ad_context: int = 60  # steps plain AD sees, across episode boundaries (darkroom: 3 episodes)
     eval_episodes: int = 0  # in-context episodes per evaluation task (0: 40 for darkroom; 100 pulls for bandit)
     eval_tasks: int = (

@@ -406,7 +406,7 @@ def as_trials(episodes: Episodes) -> Episodes:
     ]
     starts, lengths = episodes.episode_starts, episodes.lengths
     trials = []
-    for h, span in enumerate(spans):
+    for span in spans:
         steps = np.concatenate([np.arange(starts[e], starts[e] + lengths[e]) for e in span])
         previous = np.concatenate([[0.0], episodes.rewards[steps[:-1]]]).astype(np.float32)
         first = np.zeros(len(steps), np.float32)
@@ -419,7 +419,10 @@ def as_trials(episodes: Episodes) -> Episodes:
                 "rewards": episodes.rewards[steps],
                 "terminations": np.zeros(len(steps), bool),
                 "truncations": np.arange(1, len(steps) + 1) == len(steps),
-                "metadata": {"history": episodes.metadata[span[0]]["history"], "task": episodes.metadata[span[0]]["task"]},
+                "metadata": {
+                    "history": episodes.metadata[span[0]]["history"],
+                    "task": episodes.metadata[span[0]]["task"],
+                },
             }
         )
     space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim + 2,), dtype=np.float32)

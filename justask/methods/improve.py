@@ -416,7 +416,7 @@ def plot_curves(path: Path, report: dict[str, Any], raw: dict[str, dict[str, np.
 
 def darkroom_gif(path: Path, actor: PosteriorSampling, goal: int, episodes: int = 12) -> dict[str, Any]:
     """The operator's first ``episodes`` episodes on one held-out goal: the goal green, the
-    agent white, its current guess blue."""
+    agent white, its current guess blue, cells it has already ruled out lighter."""
     import gymnasium as gym
     from PIL import Image, ImageDraw
 
@@ -435,6 +435,10 @@ def darkroom_gif(path: Path, actor: PosteriorSampling, goal: int, episodes: int 
             action = actor.act(obs[None], slot)
             nxt, reward, term, trunc, _ = env.step(int(action[0]))
             image = env.render().copy()
+            for cell in np.flatnonzero(actor.counts[0, :, 0] > 0):  # visited unpaid: ruled out
+                cx, cy = darkroom.cell_xy(cell)
+                patch = image[cy * 16 : cy * 16 + 16, cx * 16 : cx * 16 + 16]
+                patch[(patch == 40).all(-1)] = (85, 85, 85)
             gx, gy = darkroom.cell_xy(actor.guess[0])
             image[gy * 16 + 5 : gy * 16 + 11, gx * 16 + 5 : gx * 16 + 11] = (70, 120, 255)
             frame = Image.fromarray(image).resize((288, 288), Image.NEAREST)

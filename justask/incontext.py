@@ -291,7 +291,8 @@ class PosteriorSampling:
             logits = self.posterior(torch.as_tensor(self.counts[slots], device=self.device))
         return torch.softmax(logits.float(), -1).cpu().numpy()
 
-    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    def draw(self, slots: np.ndarray) -> np.ndarray:
+        """The current guesses of ``slots``, redrawn where stale."""
         slots = np.asarray(slots)
         redraw = slots[self.stale[slots]]
         if len(redraw):
@@ -302,12 +303,46 @@ class PosteriorSampling:
                 self.guess[redraw] = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy()
             self.stale[redraw] = False
             self.draws[redraw] += 1
-        return self.act_for(observations, self.guess[slots])
+        return self.guess[slots]
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        return self.act_for(observations, self.draw(slots))
 
     def observe(self, slots: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray) -> None:
         subjects, outcomes = self.family.step_tokens(actions, rewards, next_obs)
         np.add.at(self.counts, (np.asarray(slots), np.asarray(subjects), np.asarray(outcomes)), 1.0)
         self.stale[slots] |= self.family.falsified(next_obs, rewards, self.guess[slots])
+
+
+class JointSampling:
+    """Posterior sampling for a task made of parts (a key cell and a door cell), one belief per
+    part: each part's guess is drawn and ruled out on its own; ``act_for(obs, guesses (N, parts))``
+    acts for them together."""
+
+    def __init__(
+        self,
+        parts: Sequence[PosteriorSampling],
+        act_for: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        name: str = "posterior-sampling",
+    ) -> None:
+        self.parts = list(parts)
+        self.act_for = act_for
+        self.name = name
+
+    def start_tasks(self, n: int) -> None:
+        for part in self.parts:
+            part.start_tasks(n)
+
+    def reset(self, slots: np.ndarray) -> None:
+        for part in self.parts:
+            part.reset(slots)
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        return self.act_for(observations, np.stack([part.draw(slots) for part in self.parts], axis=1))
+
+    def observe(self, slots: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray) -> None:
+        for part in self.parts:
+            part.observe(slots, actions, rewards, next_obs)
 
 
 class Episodic:

@@ -242,3 +242,36 @@ def test_goal_policy_from_hindsight_labels_needs_no_expert(tmp_path):
     actions = act_for(positions, guesses)
     assert actions.shape == (4,) and set(actions.tolist()) <= set(range(5))
     assert actions[0] == 4 and actions[1] == 1  # right toward (8, 4), up toward (4, 0)
+
+
+def test_key_to_door_pays_for_the_key_then_the_door_and_its_tokens_say_so():
+    from justask.suites import keydoor
+
+    key, door = int(darkroom.xy_cell([5, 4])), int(darkroom.xy_cell([5, 6]))
+    env = keydoor.KeyToDoorEnv()
+    obs, _ = env.reset(options={"task": [key, door]})
+    steps = []
+    for action in [2, 1, 4, 2, 2]:  # down (nothing), up, right (key), down, down (door)
+        nxt, reward, terminated, truncated, _ = env.step(action)
+        steps.append((action, reward, nxt))
+    assert [s[1] for s in steps] == [0, 0, 1, 0, 1] and terminated and steps[-1][2][2] == 2
+    actions = np.array([s[0] for s in steps])
+    rewards = np.array([s[1] for s in steps])
+    next_obs = np.stack([s[2] for s in steps])
+    key_family, door_family = keydoor.families()
+    cells, key_out = key_family.step_tokens(actions, rewards, next_obs)
+    _, door_out = door_family.step_tokens(actions, rewards, next_obs)
+    assert cells.tolist() == darkroom.xy_cell([[4, 5], [4, 4], [5, 4], [5, 5], [5, 6]]).tolist()
+    assert key_out.tolist() == [0, 0, 1, 2, 2]  # not the key, not the key, the key, then no news
+    assert door_out.tolist() == [0, 0, 0, 1, 2]  # no news without the key, not the door, the door
+    assert not set(keydoor.TRAIN_PAIRS) & set(keydoor.HELD_OUT_PAIRS)
+    assert {c for p in keydoor.HELD_OUT_PAIRS for c in p} == set(darkroom.HELD_OUT_GOALS)
+    with pytest.raises(JustAskError, match="must be different cells"):
+        env.reset(options={"task": [3, 3]})
+    for task in keydoor.HELD_OUT_PAIRS[::37]:  # the expert solves held-out pairs with the optimum
+        obs, _ = env.reset(options={"task": list(task)})
+        total, done = 0.0, False
+        while not done:
+            obs, r, term, trunc, _ = env.step(int(keydoor.expert_actions(obs[None], task)[0]))
+            total, done = total + r, term or trunc
+        assert total == keydoor.OPTIMAL_RETURN

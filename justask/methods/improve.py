@@ -27,6 +27,7 @@ from justask.incontext import (
     Episodic,
     InContextActor,
     InContextFamily,
+    JointSampling,
     PosteriorSampling,
     fit_posterior,
     history_tokens,
@@ -34,19 +35,28 @@ from justask.incontext import (
 )
 from justask.models.task_posterior import PosteriorConfig
 from justask.stats import bootstrap_ci
-from justask.suites import bandits, darkroom
+from justask.suites import bandits, darkroom, keydoor
 
 RUN_KIND = "improve"
-SOURCES = {"darkroom": ("annealed", "q_learning"), "bandit": ("annealed", "thompson", "ucb", "random")}
+SOURCES = {
+    "darkroom": ("annealed", "q_learning"),
+    "keydoor": ("annealed",),
+    "bandit": ("annealed", "thompson", "ucb", "random"),
+}
+GRIDS = ("darkroom", "keydoor")  # families whose tasks are cells of the 9x9 room
 DEFAULTS = {  # source, histories, history_episodes, eval_episodes
     "darkroom": ("annealed", 244, 40, 40),
+    "keydoor": ("annealed", 244, 30, 30),
     # Annealed histories leak the answer through the choices (late in a history the best arm is
     # the one pulled most), so a posterior trained on them trusts pull counts and under-explores
     # (regret 11.5 vs Thompson's 8.8 in a pilot); Thompson's own histories or random pulls do not.
     "bandit": ("thompson", 2000, 100, 100),
 }
 MARKS = (1, 10, 20, 40, 100, 300)  # in-context episodes the tables report
-DISTANCE_GROUPS = {"near (<= 2)": (0, 2), "mid (3-5)": (3, 5), "far (>= 6)": (6, 99)}
+DISTANCE_GROUPS = {
+    "darkroom": {"near (<= 2)": (0, 2), "mid (3-5)": (3, 5), "far (>= 6)": (6, 99)},
+    "keydoor": {"near (<= 8)": (0, 8), "mid (9-13)": (9, 13), "far (>= 14)": (14, 99)},
+}
 
 
 def resolved(cfg: ImproveConfig) -> ImproveConfig:
@@ -70,7 +80,7 @@ def resolved(cfg: ImproveConfig) -> ImproveConfig:
     for name in ("histories", "history_episodes", "eval_episodes", "eval_tasks", "posterior_steps", "batch_size"):
         if getattr(cfg, name) < 1:
             raise JustAskError(f"{name} must be >= 1, got {getattr(cfg, name)}")
-    episode = darkroom.HORIZON if cfg.family == "darkroom" else 1
+    episode = {"darkroom": darkroom.HORIZON, "keydoor": keydoor.HORIZON}.get(cfg.family, 1)
     if cfg.ad_steps > 0 and cfg.ad_context <= episode:
         raise JustAskError(
             f"ad_context {cfg.ad_context} is too short for one episode ({episode} steps) and the next: "
@@ -80,6 +90,9 @@ def resolved(cfg: ImproveConfig) -> ImproveConfig:
 
 
 def family_of(name: str) -> InContextFamily:
+    """The family's in-context view (Key-to-Door: its key part; the door part shares the env)."""
+    if name == "keydoor":
+        return keydoor.families()[0]
     return darkroom.family() if name == "darkroom" else bandits.family()
 
 
@@ -100,13 +113,16 @@ def training_histories(cfg: ImproveConfig) -> Episodes:
                 run = darkroom.annealed_history(goal, cfg.history_episodes, seed, floor=cfg.noise_floor)
             else:
                 run = darkroom.q_learning_history(goal, cfg.history_episodes, seed)
+        elif cfg.family == "keydoor":
+            task = keydoor.TRAIN_PAIRS[int(rng.integers(len(keydoor.TRAIN_PAIRS)))]
+            run = keydoor.annealed_history(task, cfg.history_episodes, seed, floor=cfg.noise_floor)
         else:
             means = bandits.sample_means("train", rng)
             run = bandits.history(means, cfg.history_episodes, seed, cfg.source, floor=cfg.noise_floor)
         for e in run:
             e["metadata"]["history"] = h
         episodes += run
-    env_id = darkroom.ENV_ID if cfg.family == "darkroom" else bandits.ENV_ID
+    env_id = family_of(cfg.family).env_id
     env = gym.make(env_id)
     try:
         return Episodes.from_episode_list(episodes, env.observation_space, env.action_space, env_id=env_id)
@@ -120,6 +136,12 @@ def evaluation_tasks(cfg: ImproveConfig) -> dict[str, list[Any]]:
     if cfg.family == "darkroom":
         goals = darkroom.HELD_OUT_GOALS
         return {"held-out goals": [goals[i % len(goals)] for i in range(cfg.eval_tasks)]}
+    if cfg.family == "keydoor":
+        rng = np.random.default_rng(10_000)
+        picks = rng.choice(
+            len(keydoor.HELD_OUT_PAIRS), size=cfg.eval_tasks, replace=cfg.eval_tasks > len(keydoor.HELD_OUT_PAIRS)
+        )
+        return {"held-out key-door pairs": [list(keydoor.HELD_OUT_PAIRS[i]) for i in picks]}
     out = {}
     for k, name in enumerate(bandits.DISTRIBUTIONS):
         rng = np.random.default_rng(10_000 + k)
@@ -130,10 +152,8 @@ def evaluation_tasks(cfg: ImproveConfig) -> dict[str, list[Any]]:
 def normalised_training_returns(data: Episodes, cfg: ImproveConfig) -> np.ndarray:
     """Each training episode's return over its task's optimum."""
     family = family_of(cfg.family)
-    if cfg.family == "darkroom":
-        optimum = np.array([family.optimal_return(m["task"]) for m in data.metadata])
-    else:
-        optimum = np.array([family.optimal_return(m["means"]) for m in data.metadata])
+    key = "means" if cfg.family == "bandit" else "task"
+    optimum = np.array([family.optimal_return(m[key]) for m in data.metadata])
     return data.returns() / optimum
 
 
@@ -147,10 +167,16 @@ def train_goal_policy(data: Episodes, cfg: ImproveConfig, run_dir: Path) -> Any:
     from justask.training import model_config_for, train
 
     if cfg.policy_labels == "expert":
-        goals = np.repeat([m["task"] for m in data.metadata], data.lengths)
-        positions = data.step_observations()
+        observations = data.step_observations()
+        if cfg.family == "keydoor":  # the current target: the key, then the door
+            tasks = np.repeat(np.array([m["task"] for m in data.metadata]), data.lengths, axis=0)
+            goals = np.where(observations[:, 2] >= 1, tasks[:, 1], tasks[:, 0])
+            expert = keydoor.expert_actions(observations, tasks)
+        else:
+            goals = np.repeat([m["task"] for m in data.metadata], data.lengths)
+            expert = darkroom.expert_actions(observations, goals)
         labelled = data.with_condition("goal", darkroom.cell_xy(goals).astype(np.float32), kind="vector")
-        labelled = labelled.with_condition("expert_action", darkroom.expert_actions(positions, goals), kind="labels")
+        labelled = labelled.with_condition("expert_action", expert, kind="labels")
         target = "expert_action"
     else:
         labelled, target = hindsight_goals(data, "future", horizon=10, seed=cfg.seed), None
@@ -167,6 +193,13 @@ def train_goal_policy(data: Episodes, cfg: ImproveConfig, run_dir: Path) -> Any:
         zeros = torch.zeros(n, 1, dtype=torch.long, device=device)
         return model(obs, zeros, goal, zeros, last_only=True)[:, -1].argmax(-1).cpu().numpy()
 
+    if cfg.family == "keydoor":  # guesses (N, 2): go for the key's guess, then the door's
+
+        def act_for_pair(observations: np.ndarray, guesses: np.ndarray) -> np.ndarray:
+            stage = np.asarray(observations).reshape(len(observations), -1)[:, 2]
+            return act_for(observations, np.where(stage >= 1, guesses[:, 1], guesses[:, 0]))
+
+        return act_for_pair
     return act_for
 
 
@@ -188,7 +221,7 @@ def train_memoryless_dt(data: Episodes, cfg: ImproveConfig, run_dir: Path) -> In
     from justask.relabel import return_to_go
     from justask.training import model_config_for, train
 
-    scale = float(darkroom.HORIZON) if cfg.family == "darkroom" else 1.0
+    scale = {"darkroom": float(darkroom.HORIZON), "keydoor": keydoor.OPTIMAL_RETURN}.get(cfg.family, 1.0)
     relabeled = return_to_go(data, scale=scale)
     context = int(data.lengths.max())
     config = model_config_for(relabeled, "dt", "return_to_go", context_len=context, d_model=64, n_layer=2, n_head=1)
@@ -210,14 +243,20 @@ def first_reaching(curve: list[float], level: float) -> int | None:
     return int(hits[0]) + 1 if len(hits) else None
 
 
-def darkroom_summary(result: dict[str, Any], goals: list[int]) -> dict[str, Any]:
+def task_distance(family: str, tasks: list[Any]) -> np.ndarray:
+    """Steps of the shortest solution of each task (Dark Room: to the goal; Key-to-Door: to the
+    key, then the door)."""
+    return keydoor.path_length(tasks) if family == "keydoor" else darkroom.goal_distance(tasks)
+
+
+def darkroom_summary(result: dict[str, Any], goals: list[Any], family: str = "darkroom") -> dict[str, Any]:
     norm = result["normalised"]
     curve = curve_summary(norm)
     episodes = norm.shape[1]
     marks = [e for e in MARKS if e <= episodes] + ([episodes] if episodes not in MARKS else [])
-    distance = darkroom.goal_distance(goals)
+    distance = task_distance(family, goals)
     by_distance = {}
-    for label, (lo, hi) in DISTANCE_GROUPS.items():
+    for label, (lo, hi) in DISTANCE_GROUPS[family].items():
         rows = (distance >= lo) & (distance <= hi)
         if rows.any():
             by_distance[label] = {
@@ -283,10 +322,13 @@ def run_improve(cfg: ImproveConfig, progress: bool = True, command: str = "") ->
         TrainConfig.quiet(cfg.posterior_steps, cfg.batch_size, cfg.seed, cfg.threads, cfg.device), progress=progress
     )
     posterior = fit_posterior(tokens, posterior_cfg, train_cfg, out / "posterior")
+    if cfg.family == "keydoor":
+        door = keydoor.families()[1]
+        door_posterior = fit_posterior(history_tokens(data, door), posterior_cfg, train_cfg, out / "posterior_door")
     timings["posterior_s"] = time.time() - t0
 
     t0 = time.time()
-    if cfg.family == "darkroom":
+    if cfg.family in GRIDS:
         act_for = train_goal_policy(data, cfg, out / "goal_policy")
     else:
 
@@ -294,8 +336,16 @@ def run_improve(cfg: ImproveConfig, progress: bool = True, command: str = "") ->
             return np.asarray(guesses)
 
     timings["goal_policy_s"] = time.time() - t0
-    actors: list[InContextActor] = [PosteriorSampling(posterior, family, act_for, seed=cfg.seed)]
-    if cfg.family == "darkroom":
+
+    def operator(seed: int) -> InContextActor:
+        if cfg.family != "keydoor":
+            return PosteriorSampling(posterior, family, act_for, seed=seed)
+        parts = [PosteriorSampling(posterior, family, act_for, seed=seed)]
+        parts.append(PosteriorSampling(door_posterior, door, act_for, seed=seed + 1))
+        return JointSampling(parts, act_for)
+
+    actors: list[InContextActor] = [operator(cfg.seed)]
+    if cfg.family in GRIDS:
         actors.append(darkroom.QLearner(seed=cfg.seed))
     else:
         actors += [bandits.BanditLearner("thompson", seed=cfg.seed), bandits.BanditLearner("ucb", seed=cfg.seed)]
@@ -317,9 +367,9 @@ def run_improve(cfg: ImproveConfig, progress: bool = True, command: str = "") ->
             # the source algorithm learns as long as the SB3 peers do, to compare their curves
             episodes = max(cfg.eval_episodes, cfg.sb3_episodes) if actor.name == "q-learning" else cfg.eval_episodes
             result = run_in_context(family, tasks, actor, episodes, seed=7_000_000, progress=progress)
-            if cfg.family == "darkroom":
+            if cfg.family in GRIDS:
                 raw[set_name][actor.name] = result["normalised"]
-                results[set_name][actor.name] = darkroom_summary(result, tasks)
+                results[set_name][actor.name] = darkroom_summary(result, tasks, cfg.family)
             else:
                 raw[set_name][actor.name] = bandit_regret(result, tasks)
                 results[set_name][actor.name] = bandit_summary(raw[set_name][actor.name], best_arm_share(result, tasks))
@@ -360,10 +410,11 @@ def run_improve(cfg: ImproveConfig, progress: bool = True, command: str = "") ->
     write_json(out / "report.json", report)
     np.savez(out / "per_task.npz", **{f"{s}|{m}": v for s, methods in raw.items() for m, v in methods.items()})
     plot_curves(out / "curves.png", report, raw)
-    if cfg.gif and cfg.family == "darkroom":
-        # a held-out goal six cells away: far enough that finding it takes a few episodes
-        far = next(g for g in darkroom.HELD_OUT_GOALS if int(darkroom.goal_distance(g)) == 6)
-        report["gif"] = darkroom_gif(out / "rollout.gif", PosteriorSampling(posterior, family, act_for, seed=1), far)
+    if cfg.gif and cfg.family in GRIDS:
+        # a held-out task far enough that solving it takes a few episodes
+        tasks = evaluation_tasks(cfg)
+        task = next(t for t in next(iter(tasks.values())) if int(task_distance(cfg.family, [t])[0]) >= 6)
+        report["gif"] = room_gif(out / "rollout.gif", operator(1), cfg.family, task)
     report["seconds"] = round(time.time() - started, 1)
     write_json(out / "report.json", report)
     write_text(out / "report.md", markdown(report))
@@ -386,7 +437,7 @@ def plot_curves(path: Path, report: dict[str, Any], raw: dict[str, dict[str, np.
     family = report["config"]["family"]
     for ax, set_name in zip(axes[0], sets, strict=True):
         for name, summary in report["results"][set_name].items():
-            if family == "darkroom":
+            if family in GRIDS:
                 mean = np.array(summary["curve"]["mean"])
                 lo, hi = np.array(summary["curve"]["ci95"]).T
                 x = np.arange(1, len(mean) + 1)
@@ -395,7 +446,7 @@ def plot_curves(path: Path, report: dict[str, Any], raw: dict[str, dict[str, np.
             else:
                 curve = summary["regret_curve"]
                 ax.plot(np.arange(1, len(curve) + 1), curve, label=name)
-        if family == "darkroom":
+        if family in GRIDS:
             if max(len(s["curve"]["mean"]) for s in report["results"][set_name].values()) > 60:
                 ax.set_xscale("log")
             best = report["training_data"]["last_position_mean_normalised"]
@@ -414,32 +465,35 @@ def plot_curves(path: Path, report: dict[str, Any], raw: dict[str, dict[str, np.
     plt.close(fig)
 
 
-def darkroom_gif(path: Path, actor: PosteriorSampling, goal: int, episodes: int = 12) -> dict[str, Any]:
-    """The operator's first ``episodes`` episodes on one held-out goal: the goal green, the
-    agent white, its current guess blue, cells it has already ruled out lighter."""
+def room_gif(path: Path, actor: InContextActor, family: str, task: Any, episodes: int = 12) -> dict[str, Any]:
+    """The operator's first ``episodes`` episodes on one held-out task: the agent white, its
+    current target guess blue, cells already ruled out (for its first part) lighter."""
     import gymnasium as gym
     from PIL import Image, ImageDraw
 
     from justask.checkpoint import atomic_write
 
-    env = gym.make(darkroom.ENV_ID, render_mode="rgb_array")
+    fam = family_of(family)
+    env = gym.make(fam.env_id, render_mode="rgb_array")
     frames: list[Image.Image] = []
     actor.start_tasks(1)
     slot = np.array([0])
+    parts = getattr(actor, "parts", [actor])
     returns = []
     for e in range(episodes):
-        obs, _ = env.reset(seed=e, options={"goal": goal})
+        obs, _ = env.reset(seed=e, options=fam.reset_options(task))
         actor.reset(slot)
         total, done, t = 0.0, False, 0
         while not done:
             action = actor.act(obs[None], slot)
             nxt, reward, term, trunc, _ = env.step(int(action[0]))
             image = env.render().copy()
-            for cell in np.flatnonzero(actor.counts[0, :, 0] > 0):  # visited unpaid: ruled out
+            current = parts[-1] if len(parts) > 1 and nxt[2] >= 1 else parts[0]
+            for cell in np.flatnonzero(current.counts[0, :, 1 if current is not parts[0] else 0] > 0):
                 cx, cy = darkroom.cell_xy(cell)
                 patch = image[cy * 16 : cy * 16 + 16, cx * 16 : cx * 16 + 16]
                 patch[(patch == 40).all(-1)] = (85, 85, 85)
-            gx, gy = darkroom.cell_xy(actor.guess[0])
+            gx, gy = darkroom.cell_xy(current.guess[0])
             image[gy * 16 + 5 : gy * 16 + 11, gx * 16 + 5 : gx * 16 + 11] = (70, 120, 255)
             frame = Image.fromarray(image).resize((288, 288), Image.NEAREST)
             total += reward
@@ -454,13 +508,13 @@ def darkroom_gif(path: Path, actor: PosteriorSampling, goal: int, episodes: int 
         path,
         lambda tmp: frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=120, loop=0),
     )
-    return {"goal": int(goal), "distance": int(darkroom.goal_distance(goal)), "returns": returns}
+    return {"task": task, "distance": int(task_distance(family, [task])[0]), "returns": returns}
 
 
 def markdown(report: dict[str, Any]) -> str:
     cfg = report["config"]
     data = report["training_data"]
-    if cfg["family"] == "darkroom":
+    if cfg["family"] in GRIDS:
         quality = (
             f"training episodes' return / optimum: mean {data['mean_normalised']:.3f}, at the history's last "
             f"position {data['last_position_mean_normalised']:.3f}, best {data['best_episode_normalised']:.3f}"
@@ -477,13 +531,13 @@ def markdown(report: dict[str, Any]) -> str:
     for set_name, methods in report["results"].items():
         lines.append(f"## {set_name} ({cfg['eval_episodes']} in-context episodes each; tasks per method below)")
         lines.append("")
-        if cfg["family"] == "darkroom":
+        if cfg["family"] in GRIDS:
             marks = sorted({int(m) for s in methods.values() for m in s["at"]})
             marks = [str(m) for m in marks]
             lines.append(
                 "| method | tasks | "
                 + " | ".join(f"episode {m}" for m in marks)
-                + " | episodes to 0.8 | episodes to 0.9 | far goals solved (final) |"
+                + " | episodes to 0.8 | episodes to 0.9 | far tasks solved (final) |"
             )
             lines.append("|---|---|" + "---|" * (len(marks) + 3))
             for name, s in methods.items():
@@ -493,14 +547,14 @@ def markdown(report: dict[str, Any]) -> str:
                     else "-"
                     for m in marks
                 ]
-                far = s["by_distance"].get("far (>= 6)", {}).get("solved_final")
+                far = next((g["solved_final"] for k, g in s["by_distance"].items() if k.startswith("far")), None)
                 far_cell = "-" if far is None else f"{far:.2f}"
                 lines.append(
                     f"| {name} | {s.get('tasks', '')} | "
                     + " | ".join(cells)
                     + f" | {s['episodes_to_0.8'] or 'not reached'} | {s['episodes_to_0.9'] or 'not reached'} | {far_cell} |"
                 )
-            lines += ["", "By goal distance from the start (mean return / optimum):", ""]
+            lines += ["", "By task distance (steps of the shortest solution; mean return / optimum):", ""]
             lines.append("| method | group | tasks | " + " | ".join(f"episode {m}" for m in marks) + " |")
             lines.append("|---|---|---|" + "---|" * len(marks))
             for name, s in methods.items():
@@ -522,7 +576,7 @@ def markdown(report: dict[str, Any]) -> str:
     if "gif" in report:
         g = report["gif"]
         lines.append(
-            f"`rollout.gif`: the operator on held-out goal {g['goal']} ({g['distance']} cells away), "
+            f"`rollout.gif`: the operator on held-out task {g['task']} ({g['distance']} steps away), "
             f"returns per episode {g['returns']}."
         )
         lines.append("")

@@ -233,7 +233,9 @@ QLEARNING_DEFAULTS = {
 
 class QLearner:
     """Tabular Q-learning from scratch, one table per slot (task), as an in-context actor — the
-    source algorithm's own learning curve (``QLEARNING_DEFAULTS``; ε-greedy if asked)."""
+    source algorithm's own learning curve (``QLEARNING_DEFAULTS``; ε-greedy if asked). A state
+    is the cell, and the stage where the observation has one (Key-to-Door: 0 no key, 1 key,
+    2 door opened — terminal)."""
 
     name = "q-learning"
 
@@ -246,7 +248,7 @@ class QLearner:
         self.rng = np.random.default_rng(seed)
 
     def start_tasks(self, n: int) -> None:
-        self.q = np.full((n, N_GOALS, len(MOVES)), float(self.settings["initial_q"]))
+        self.q = np.full((n, 3 * N_GOALS, len(MOVES)), float(self.settings["initial_q"]))
         self.episode = np.full(n, -1)
         self.last_cell = np.zeros(n, dtype=np.int64)
 
@@ -261,8 +263,15 @@ class QLearner:
             s["epsilon_start"] - (s["epsilon_start"] - s["epsilon_end"]) * np.asarray(episode) / s["decay_episodes"],
         )
 
+    @staticmethod
+    def states(observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Observations -> (state index, terminal)."""
+        obs = np.asarray(observations).reshape(len(observations), -1)
+        stage = obs[:, 2].astype(np.int64) if obs.shape[1] > 2 else np.zeros(len(obs), np.int64)
+        return xy_cell(obs[:, :2]) + N_GOALS * stage, stage == 2
+
     def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        cells = xy_cell(np.asarray(observations).reshape(-1, 2))
+        cells, _ = self.states(observations)
         self.last_cell[slots] = cells
         eps = self.epsilon(self.episode[slots])
         rows = self.q[slots, cells]
@@ -273,6 +282,6 @@ class QLearner:
 
     def observe(self, slots: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray) -> None:
         s = self.settings
-        cells, nxt = self.last_cell[slots], xy_cell(np.asarray(next_obs).reshape(-1, 2))
-        target = np.asarray(rewards) + s["gamma"] * self.q[slots, nxt].max(axis=1)
+        cells, (nxt, terminal) = self.last_cell[slots], self.states(next_obs)
+        target = np.asarray(rewards) + s["gamma"] * self.q[slots, nxt].max(axis=1) * ~terminal
         self.q[slots, cells, actions] += s["learning_rate"] * (target - self.q[slots, cells, actions])

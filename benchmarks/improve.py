@@ -94,6 +94,48 @@ def write(report: dict[str, Any], out: Path, name: str, command: str) -> None:
     plot_curves(out / f"{name}.png", report, raw)
 
 
+def source_curves(args: argparse.Namespace, name: str, command: str) -> None:
+    """The source algorithm alone (both Q-learning variants; no training) on the held-out tasks,
+    per seed: its learning curve over ``--sources-only`` episodes."""
+    from justask.configs import ImproveConfig
+    from justask.incontext import run_in_context
+    from justask.methods.improve import darkroom_summary, evaluation_tasks, family_of, resolved
+    from justask.suites import darkroom
+
+    cfg = resolved(ImproveConfig(family=args.family, eval_tasks=args.eval_tasks))
+    sets = evaluation_tasks(cfg)
+    rows = {}
+    for set_name, tasks in sets.items():
+        for label, settings in (("q-learning", {}), ("q-learning (ε-greedy)", darkroom.QLEARNING_EPSILON_GREEDY)):
+            curves = [
+                run_in_context(family_of(args.family), tasks, darkroom.QLearner(seed=s, **settings), args.sources_only)
+                for s in args.seeds
+            ]
+            stacked = np.concatenate([c["normalised"] for c in curves])
+            summary = darkroom_summary({"normalised": stacked}, tasks * len(args.seeds), args.family)
+            summary["per_seed_episodes_to_0.9"] = [
+                darkroom_summary(c, tasks, args.family)["episodes_to_0.9"] for c in curves
+            ]
+            summary.pop("curve")
+            rows[f"{set_name} | {label}"] = summary
+    out = Path(args.out)
+    (out / f"{name}.json").write_text(json.dumps({"command": command, "results": rows}, indent=2) + "\n")
+    lines = [f"# The source algorithm alone on {args.family}'s held-out tasks (seeds {args.seeds} pooled)", ""]
+    lines += [
+        "| tasks / method | "
+        + " | ".join(f"episode {m}" for m in rows[next(iter(rows))]["at"])
+        + " | episodes to 0.9 (pooled; per seed) |"
+    ]
+    lines += ["|---|" + "---|" * (len(rows[next(iter(rows))]["at"]) + 1)]
+    for key, s in rows.items():
+        cells = [f"{v['mean']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]" for v in s["at"].values()]
+        lines.append(
+            f"| {key} | " + " | ".join(cells) + f" | {s['episodes_to_0.9']}; {s['per_seed_episodes_to_0.9']} |"
+        )
+    lines += ["", "Reproduce:", "", "```", command, "```", ""]
+    (out / f"{name}.md").write_text("\n".join(lines))
+
+
 def main() -> None:
     from justask.configs import ImproveConfig
 
@@ -106,12 +148,17 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "results"))
     parser.add_argument("--runs", default="runs/benchmarks/improve")
     parser.add_argument("--merge", nargs="+", help="run folders of other seeds' runs: one table")
+    parser.add_argument("--sources-only", type=int, default=0, help="only the source algorithm, this many episodes")
     args = parser.parse_args()
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ImproveConfig) if f.name not in SKIP}
     floor = f"_floor{str(args.noise_floor).replace('.', '')}" if args.noise_floor else ""
     source = f"_{args.source}" if args.source else ""
     name = args.name or f"improve_{args.family}{source}{floor}"
     command = "python benchmarks/improve.py " + " ".join(sys.argv[1:])
+    if args.sources_only:
+        source_curves(args, args.name or f"improve_{args.family}_sources", command)
+        print((Path(args.out) / f"{args.name or f'improve_{args.family}_sources'}.md").read_text())
+        return
     if args.merge:
         write(pooled([Path(p) for p in args.merge]), Path(args.out), name, command)
         print((Path(args.out) / f"{name}.md").read_text())

@@ -347,6 +347,9 @@ def run_improve(cfg: ImproveConfig, progress: bool = True, command: str = "") ->
     actors: list[InContextActor] = [operator(cfg.seed)]
     if cfg.family in GRIDS:
         actors.append(darkroom.QLearner(seed=cfg.seed))
+        actors.append(
+            darkroom.QLearner(seed=cfg.seed, name="q-learning (ε-greedy)", **darkroom.QLEARNING_EPSILON_GREEDY)
+        )
     else:
         actors += [bandits.BanditLearner("thompson", seed=cfg.seed), bandits.BanditLearner("ucb", seed=cfg.seed)]
     if cfg.ad_steps > 0:
@@ -365,7 +368,8 @@ def run_improve(cfg: ImproveConfig, progress: bool = True, command: str = "") ->
         results[set_name], raw[set_name] = {}, {}
         for actor in actors:
             # the source algorithm learns as long as the SB3 peers do, to compare their curves
-            episodes = max(cfg.eval_episodes, cfg.sb3_episodes) if actor.name == "q-learning" else cfg.eval_episodes
+            source = actor.name.startswith("q-learning")
+            episodes = max(cfg.eval_episodes, cfg.sb3_episodes) if source else cfg.eval_episodes
             result = run_in_context(family, tasks, actor, episodes, seed=7_000_000, progress=progress)
             if cfg.family in GRIDS:
                 raw[set_name][actor.name] = result["normalised"]

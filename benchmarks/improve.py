@@ -32,7 +32,7 @@ SKIP = ("out", "overwrite", "gif", "seed")
 
 def pooled(runs: list[Path]) -> dict[str, Any]:
     """One report over the run folders of several training seeds: per-task results stacked."""
-    from justask.methods.improve import bandit_summary, darkroom_summary
+    from justask.methods.improve import GRIDS, bandit_summary, darkroom_summary
 
     reports = [json.loads((r / "report.json").read_text()) for r in runs]
     first = reports[0]
@@ -43,13 +43,13 @@ def pooled(runs: list[Path]) -> dict[str, Any]:
         results[set_name] = {}
         for method in methods:
             stacked = np.concatenate([a[f"{set_name}|{method}"] for a in arrays])
-            if family == "darkroom":
+            if family in GRIDS:
                 goals = [
                     g
                     for r, a in zip(reports, arrays, strict=True)
                     for g in r["config_tasks"][set_name][: len(a[f"{set_name}|{method}"])]
                 ]
-                summary = darkroom_summary({"normalised": stacked}, goals)
+                summary = darkroom_summary({"normalised": stacked}, goals, family)
                 summary["per_seed_final"] = [round(float(a[f"{set_name}|{method}"][:, -1].mean()), 3) for a in arrays]
             else:
                 share = np.mean([r["results"][set_name][method]["best_arm_share_last_10"] for r in reports])
@@ -160,7 +160,10 @@ def main() -> None:
         print((Path(args.out) / f"{args.name or f'improve_{args.family}_sources'}.md").read_text())
         return
     if args.merge:
-        write(pooled([Path(p) for p in args.merge]), Path(args.out), name, command)
+        runs = [Path(p) for p in args.merge]
+        ran = [json.loads((r / "report.json").read_text()).get("command", "") for r in runs]
+        command = " ; ".join([c for c in dict.fromkeys(ran) if c] + [command])
+        write(pooled(runs), Path(args.out), name, command)
         print((Path(args.out) / f"{name}.md").read_text())
         return
     from justask.methods.improve import evaluation_tasks, resolved, run_improve

@@ -456,7 +456,7 @@ def plot_curves(path: Path, report: dict[str, Any], raw: dict[str, dict[str, np.
             best = report["training_data"]["last_position_mean_normalised"]
             ax.axhline(best, color="gray", ls="--", lw=0.8, label=f"training episodes at least noise ({best:.2f})")
             ax.set_ylim(-0.02, 1.02)
-            ax.set_xlabel("in-context episode on a held-out goal (frozen weights)")
+            ax.set_xlabel("in-context episode on a held-out task (frozen weights)")
             ax.set_ylabel("return / optimal return (mean, 95% CI)")
         else:
             ax.set_xlabel("pull")

@@ -276,16 +276,19 @@ def darkroom_summary(result: dict[str, Any], goals: list[Any], family: str = "da
     }
 
 
+def pulled_arms(result: dict[str, Any]) -> np.ndarray:
+    """The arm of every pull of a bandit run, ``(tasks, pulls)``."""
+    return np.array([[episode[0] for episode in row] for row in result["actions"]], dtype=np.int64)
+
+
 def bandit_regret(result: dict[str, Any], tasks: list[list[float]]) -> np.ndarray:
     """Cumulative expected regret after each pull, ``(tasks, pulls)``."""
-    arms = np.array([[episode[0] for episode in row] for row in result["actions"]], dtype=np.int64)
-    return np.cumsum(bandits.regret(np.asarray(tasks), arms), axis=1)
+    return np.cumsum(bandits.regret(np.asarray(tasks), pulled_arms(result)), axis=1)
 
 
 def best_arm_share(result: dict[str, Any], tasks: list[list[float]], last: int = 10) -> float:
     """How often the last ``last`` pulls took the best arm."""
-    arms = np.array([[episode[0] for episode in row] for row in result["actions"]], dtype=np.int64)
-    return float((arms[:, -last:] == np.asarray(tasks).argmax(1)[:, None]).mean())
+    return float((pulled_arms(result)[:, -last:] == np.asarray(tasks).argmax(1)[:, None]).mean())
 
 
 def bandit_summary(cumulative: np.ndarray, best_share: float) -> dict[str, Any]:

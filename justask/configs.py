@@ -245,17 +245,19 @@ class DrexConfig:
     out: str = "runs/drex"  # run folder
     env_id: str = "LunarLander-v3"  # LunarLander-v3 or LunarLanderContinuous-v3
     demos: str = ""  # Minari dataset of demonstrations (rewards never read); empty: built-in demonstrator
-    demonstrator: str = (
-        "hard-lander"  # built-in demonstrator: hard-lander (crashes) or trigger-happy (lands, wastefully)
-    )
+    demonstrator: str = "trigger-happy"  # built-in: trigger-happy (hovers, never lands), hard-lander (crashes), hoverer
     demo_episodes: int = 20  # demonstrations to make with the built-in demonstrator
     seed: int = 0  # seeds data collection and training
     bc_steps: int = 3000  # gradient steps of behaviour cloning on the demonstrations
     noise_levels: str = "0.02,0.25,0.5,0.75,1.0"  # epsilon of the noise injected into BC, comma-separated
+    demos_rank: str = (
+        "out"  # the demonstrations in the ranking: out (only BC's rollouts ranked), or top (above them all)
+    )
     episodes_per_noise: int = 20  # rollouts of BC per noise level
     reward_steps: int = 3000  # T-REX gradient steps
     reward_ensemble: int = 3  # reward networks averaged
     reward_use_actions: bool = False  # the reward scores (state, action) instead of states
+    absorbing: bool = True  # a terminated episode runs on to the env's time limit in its final state (see rewards.py)
     policy_model: str = "mlp"  # return-conditioned model on learned returns: mlp (RvS) or dt
     policy_steps: int = 6000  # its gradient steps
     improve_rounds: int = 0  # rounds of: ask for the best learned return, collect, relabel with r̂, refit

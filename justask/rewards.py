@@ -10,6 +10,14 @@ rewarding progress through time alone.
 
 Rankings come from anywhere: noise levels (D-REX: less noise ranks higher, see
 ``ranks_from_metadata``), user-given ranks, or explicit pairwise preferences.
+
+Episodes that *terminate* (a crash, a landing) are read as running on to the env's horizon in an
+absorbing state: their final observation, repeated (Kostrikov et al. 2019 treat absorbing states
+the same way). Without that, a learned reward's sign decides whether ending early pays: T-REX
+fixes r̂ only up to a per-step constant, negative per-step rewards teach an optimiser to crash at
+once and positive ones to never finish. With it every episode spans the horizon, the constant
+cancels, and what an episode ends in is scored for the steps it no longer runs
+(``RewardConfig.absorbing_horizon``).
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ class RewardConfig:
     learning_rate: float = 3e-4  # Adam learning rate
     weight_decay: float = 1e-3  # keeps the scale of r̂ in check
     ensemble: int = 1  # independently seeded nets averaged (the paper used several)
+    absorbing_horizon: int = 0  # > 0: terminated episodes run on to this many steps in their final state
     seed: int = 0
 
 
@@ -64,9 +73,12 @@ class RewardNet(nn.Module):
     def forward(self, observations: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
         x = (observations - self.obs_mean) / self.obs_std
         if self.use_actions:
-            if actions is None:
-                raise ValueError("this reward net scores (state, action) pairs: give the actions")
-            a = nn.functional.one_hot(actions.long(), self.action_dim).float() if self.discrete else actions.float()
+            if actions is None:  # an absorbing state: no action is taken there
+                a = x.new_zeros(*x.shape[:-1], self.action_dim)
+            elif self.discrete:  # action -1 (absorbing) encodes as all zeros
+                a = nn.functional.one_hot(actions.long() + 1, self.action_dim + 1)[..., 1:].float()
+            else:
+                a = actions.float()
             x = torch.cat([x, a], dim=-1)
         return self.net(x).squeeze(-1)
 
@@ -99,7 +111,7 @@ class LearnedReward(nn.Module):
     def predict(
         self, observations: np.ndarray, actions: np.ndarray | None = None, pessimism: float = 0.0
     ) -> np.ndarray:
-        """r̂ for ``(N, *obs_shape)`` observations (and actions), ``(N,)`` float64. With
+        """r̂ for ``(N, *obs_shape)`` observations (and actions; none for absorbing states), ``(N,)`` float64. With
         ``pessimism`` λ > 0: the ensemble mean minus λ times its standard deviation, lower where
         the members disagree (states unlike the ranked data)."""
         obs = torch.as_tensor(np.asarray(observations, dtype=np.float32)).reshape(len(observations), -1)
@@ -115,9 +127,28 @@ class LearnedReward(nn.Module):
         return torch.cat(out).double().numpy() if out else np.zeros(0)
 
     def step_rewards(self, episodes: Episodes) -> np.ndarray:
-        """r̂ of every step: the score of the state each action was taken in, ``(N,)``."""
+        """r̂ of every step: the score of the state each action was taken in, ``(N,)``. With an
+        absorbing horizon H, the last step of an episode that terminated after T steps also
+        carries ``(H - T) * r̂(final observation)``: the steps it spends in its absorbing state."""
         actions = episodes.actions if self.config.use_actions else None
-        return self.predict(episodes.step_observations(), actions)
+        rewards = self.predict(episodes.step_observations(), actions)
+        horizon = self.config.absorbing_horizon
+        ended = ends_absorbed(episodes, horizon)
+        if ended.any():
+            finals = episodes.observations[episodes.observation_starts[ended] + episodes.lengths[ended]]
+            last_steps = episodes.episode_starts[ended] + episodes.lengths[ended] - 1
+            rewards[last_steps] += self.absorbing_value(finals, horizon - episodes.lengths[ended])
+        return rewards
+
+    def absorbing_value(
+        self, final_observations: np.ndarray, remaining: np.ndarray, pessimism: float = 0.0
+    ) -> np.ndarray:
+        """What ending in ``final_observations`` is worth: r̂ of the absorbing state times the
+        ``remaining`` steps to the horizon, ``(N,)``."""
+        if len(final_observations) == 0:
+            return np.zeros(0)
+        value = self.predict(final_observations, None, pessimism=pessimism)
+        return value * np.asarray(remaining, dtype=np.float64)
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)
@@ -156,6 +187,73 @@ class LearnedReward(nn.Module):
         return model.eval()
 
 
+@dataclasses.dataclass
+class GuardedReward:
+    """r̂ made safe to optimise. An optimiser goes where the ranked data never went, and there r̂
+    is a guess (PPO rocketed upward for -970 true return in a pilot, where r̂ extrapolated
+    upward speed as ever better). Guarded: the ensemble mean minus ``pessimism`` times its
+    spread, clipped to the range r̂ takes on the ranked data, and the lowest of that range for
+    any state outside the box (per observation dimension, widened by ``margin`` of its width)
+    that the ranked data spans. Call it as a ``reward_fn``; ``absorbing`` scores endings."""
+
+    reward: LearnedReward
+    low: float
+    high: float
+    box_low: np.ndarray
+    box_high: np.ndarray
+    scale: float  # spread of r̂ on the ranked data: a sensible unit for an optimiser
+    pessimism: float = 1.0
+
+    @staticmethod
+    def fit(reward: LearnedReward, episodes: Episodes, pessimism: float = 1.0, margin: float = 0.05) -> GuardedReward:
+        actions = episodes.actions if reward.config.use_actions else None
+        seen = np.concatenate(
+            [
+                reward.predict(episodes.step_observations(), actions),
+                reward.predict(episodes.observations[episodes.observation_starts + episodes.lengths]),  # endings
+            ]
+        )
+        flat = episodes.observations.reshape(len(episodes.observations), -1).astype(np.float64)
+        lo, hi = flat.min(0), flat.max(0)
+        width = hi - lo
+        return GuardedReward(
+            reward,
+            float(seen.min()),
+            float(seen.max()),
+            lo - margin * width,
+            hi + margin * width,
+            float(np.std(seen)) or 1.0,
+            pessimism,
+        )
+
+    def inside(self, observations: np.ndarray) -> np.ndarray:
+        flat = np.asarray(observations, dtype=np.float64).reshape(len(observations), -1)
+        return ((flat >= self.box_low) & (flat <= self.box_high)).all(axis=1)
+
+    def __call__(self, observations: np.ndarray, actions: np.ndarray | None = None) -> np.ndarray:
+        acts = actions if self.reward.config.use_actions else None
+        value = np.clip(self.reward.predict(observations, acts, pessimism=self.pessimism), self.low, self.high)
+        return np.where(self.inside(observations), value, self.low)
+
+    def absorbing(self, final_observations: np.ndarray, remaining: np.ndarray) -> np.ndarray:
+        return self(final_observations, None) * np.asarray(remaining, dtype=np.float64)
+
+
+def ends_absorbed(episodes: Episodes, horizon: int) -> np.ndarray:
+    """Which episodes terminated before ``horizon`` and so run on in an absorbing state, ``(E,)``
+    bool (none when ``horizon`` is 0)."""
+    lengths = episodes.lengths
+    if horizon <= 0 or episodes.num_episodes == 0:
+        return np.zeros(episodes.num_episodes, dtype=bool)
+    ends = np.maximum(episodes.episode_starts + lengths - 1, 0)
+    return (lengths > 0) & (lengths < horizon) & episodes.terminations[ends].astype(bool)
+
+
+def absorbing_lengths(episodes: Episodes, horizon: int) -> np.ndarray:
+    """Each episode's length counting its absorbing steps, ``(E,)``."""
+    return np.where(ends_absorbed(episodes, horizon), horizon, episodes.lengths).astype(np.int64)
+
+
 # ---- rankings and preferences ---------------------------------------------------------------------
 def ranks_from_metadata(episodes: Episodes, key: str = "noise_eps", lower_is_better: bool = True) -> np.ndarray:
     """A rank per episode from a metadata value (D-REX: ``noise_eps``, less noise is better).
@@ -192,21 +290,44 @@ def check_pairs(pairs: np.ndarray, num_episodes: int) -> np.ndarray:
 
 # ---- fitting -----------------------------------------------------------------------------------
 class _SnippetSampler:
-    """Pairs of equal-length snippets (better, worse) cut on the device, T-REX style."""
+    """Pairs of equal-length snippets (better, worse) cut on the device, T-REX style. With an
+    absorbing horizon, a terminated episode's positions past its end are its final observation
+    (with no action)."""
 
     def __init__(self, episodes: Episodes, pairs: np.ndarray, cfg: RewardConfig, device: torch.device) -> None:
-        self.observations = torch.as_tensor(
-            episodes.step_observations().reshape(episodes.num_steps, -1).astype(np.float32), device=device
-        )
-        self.actions = torch.as_tensor(episodes.actions, device=device)
+        n = episodes.num_steps
+        observations = episodes.step_observations().reshape(n, -1).astype(np.float32)
+        actions = np.asarray(episodes.actions)
+        lengths = episodes.lengths.astype(np.int64)
+        virtual = lengths.copy()
+        absorbing = np.zeros(episodes.num_episodes, dtype=np.int64)  # row of each episode's absorbing state
+        horizon = cfg.absorbing_horizon
+        ended = ends_absorbed(episodes, horizon)
+        if ended.any():
+            finals = episodes.observations[episodes.observation_starts[ended] + lengths[ended]]
+            observations = np.concatenate([observations, finals.reshape(len(finals), -1).astype(np.float32)])
+            no_action = np.full((len(finals), *actions.shape[1:]), -1 if actions.dtype.kind in "iu" else 0)
+            actions = np.concatenate([actions, no_action.astype(actions.dtype)])
+            absorbing[ended] = n + np.arange(int(ended.sum()))
+            virtual[ended] = horizon
+        self.observations = torch.as_tensor(observations, device=device)
+        self.actions = torch.as_tensor(actions, device=device)
         self.starts = torch.as_tensor(episodes.episode_starts, device=device)
-        self.lengths = torch.as_tensor(episodes.lengths, device=device)
+        self.real_lengths = torch.as_tensor(lengths, device=device)
+        self.lengths = torch.as_tensor(virtual, device=device)
+        self.absorbing = torch.as_tensor(absorbing, device=device)
         self.pairs = torch.as_tensor(pairs, device=device)
         self.cfg = cfg
         self.device = device
 
+    def _rows(self, episode: torch.Tensor, start: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        position = start[:, None] + steps[None, :]
+        inside = position < self.real_lengths[episode, None]
+        rows = torch.where(inside, self.starts[episode, None] + position, self.absorbing[episode, None])
+        return rows.clamp(max=self.observations.shape[0] - 1)
+
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Step indices ``(B, L)`` of better and worse snippets and a mask ``(B, L)``."""
+        """Row indices ``(B, L)`` of better and worse snippets and a mask ``(B, L)``."""
         g, dev = generator, self.device
         chosen = self.pairs[torch.randint(len(self.pairs), (batch,), generator=g, device=dev)]
         better, worse = chosen[:, 0], chosen[:, 1]
@@ -221,10 +342,7 @@ class _SnippetSampler:
         tb = tw + (u2 * (lb - length - tw + 1).float()).long().clamp(max=(lb - length - tw))
         steps = torch.arange(self.cfg.snippet_max, device=dev)
         mask = steps[None, :] < length[:, None]
-        idx_b = self.starts[better, None] + tb[:, None] + steps[None, :]
-        idx_w = self.starts[worse, None] + tw[:, None] + steps[None, :]
-        limit = self.observations.shape[0] - 1
-        return idx_b.clamp(max=limit), idx_w.clamp(max=limit), mask
+        return self._rows(better, tb, steps), self._rows(worse, tw, steps), mask
 
 
 def train_reward(
@@ -293,11 +411,13 @@ def fit_offset(reward: LearnedReward, episodes: Episodes, pairs: np.ndarray) -> 
         sums = np.add.reduceat(reward.step_rewards(episodes), episodes.episode_starts)
     finally:
         reward.offset.fill_(saved)
-    lengths = episodes.lengths.astype(np.float64)
+    lengths = absorbing_lengths(episodes, reward.config.absorbing_horizon).astype(np.float64)
     ds = sums[pairs[:, 0]] - sums[pairs[:, 1]]  # in order iff ds > c * dt
     dt = lengths[pairs[:, 0]] - lengths[pairs[:, 1]]
     moving = dt != 0
-    candidates = np.unique(ds[moving] / dt[moving]) if moving.any() else np.zeros(1)
+    if not moving.any():  # all whole episodes as long (an absorbing horizon): the constant cancels
+        return 0.0, float((ds > 0).mean())
+    candidates = np.unique(ds[moving] / dt[moving])
     # test between and beyond the breakpoints
     mids = np.concatenate([[candidates[0] - 1.0], (candidates[:-1] + candidates[1:]) / 2, [candidates[-1] + 1.0]])
     best_c, best_acc = 0.0, -1.0

@@ -1,3 +1,5 @@
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -198,3 +200,118 @@ def test_built_in_demonstrators_act_in_both_action_spaces(continuous):
         assert actions.shape == ((3, 2) if continuous else (3,))
     with pytest.raises(JustAskError, match="unknown demonstrator 'bogus'"):
         mediocre_demonstrator(continuous, "bogus")
+
+
+def ending_episodes(ends_good: list[bool], lengths: list[int], terminated: bool = True) -> Episodes:
+    """1-D episodes flying at 0; each ends in state +1 (good) or -1 (bad) after its steps."""
+    eps = []
+    for good, length in zip(ends_good, lengths, strict=True):
+        obs = np.zeros((length + 1, 1), dtype=np.float32)
+        obs[-1, 0] = 1.0 if good else -1.0
+        term = np.zeros(length, dtype=bool)
+        term[-1] = terminated
+        eps.append(
+            {
+                "observations": obs,
+                "actions": np.zeros(length, dtype=np.int64),
+                "rewards": np.zeros(length),
+                "terminations": term,
+                "truncations": ~term if not terminated else np.zeros(length, dtype=bool),
+            }
+        )
+    return Episodes.from_episode_list(eps, gym.spaces.Box(-2, 2, (1,), np.float32), gym.spaces.Discrete(2))
+
+
+def test_absorbing_state_is_scored_for_the_steps_left_to_the_horizon():
+    from justask.rewards import LearnedReward, absorbing_lengths
+
+    ep = ending_episodes([True, False], [3, 5])
+    reward = LearnedReward(ep.observation_space, ep.action_space, RewardConfig(hidden_sizes=(4,), absorbing_horizon=10))
+    with torch.no_grad():  # r̂(s) = 2 s + 0.5
+        net = reward.nets[0].net
+        for layer in net:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.zero_()
+                layer.bias.zero_()
+        net[0].weight[0, 0] = 1.0
+        net[0].bias[0] = 5.0  # stays positive for s in [-1, 1]: LeakyReLU is the identity
+        net[-1].weight[0, 0] = 2.0
+        net[-1].bias[0] = -9.5
+    per_step = reward.step_rewards(ep)
+    # flying at s = 0: 0.5 per step; the last step adds (10 - T) * r̂(final)
+    np.testing.assert_allclose(per_step[:3], [0.5, 0.5, 0.5 + 7 * 2.5], rtol=1e-5)
+    np.testing.assert_allclose(per_step[3:], [0.5] * 4 + [0.5 + 5 * -1.5], rtol=1e-5)
+    assert list(absorbing_lengths(ep, 10)) == [10, 10]
+    # truncated episodes were cut, not ended: nothing is added
+    cut = ending_episodes([True, False], [3, 5], terminated=False)
+    np.testing.assert_allclose(reward.step_rewards(cut), 0.5, rtol=1e-5)
+    assert list(absorbing_lengths(cut, 10)) == [3, 5]
+
+
+def test_trex_with_absorbing_states_learns_what_an_ending_is_worth():
+    """Equal flights that end good or bad, at different times: without absorbing states the
+    snippets cannot tell them apart; with them, the ending state carries the ranking."""
+    rng = np.random.default_rng(0)
+    good = [bool(g) for g in rng.integers(0, 2, 30)]
+    lengths = [int(n) for n in rng.integers(10, 40, 30)]
+    ep = ending_episodes(good, lengths)
+    # an early good ending beats a late one (more steps in the good state), bad the other way
+    worth = np.array([(60 - n) * (1 if g else -1) for g, n in zip(good, lengths, strict=True)])
+    cfg = RewardConfig(hidden_sizes=(8,), steps=300, snippet_min=5, snippet_max=20, absorbing_horizon=60)
+    reward, _ = train_reward(ep, preference_pairs(worth), cfg, progress=False)
+    values = reward.predict(np.array([[-1.0], [0.0], [1.0]], dtype=np.float32))
+    assert values[0] < values[1] < values[2]
+    learned = np.add.reduceat(reward.step_rewards(ep), ep.episode_starts)
+    assert np.corrcoef(learned, worth)[0, 1] > 0.9
+    # the same data without absorbing states: flights are identical, the ending a single step
+    plain, _ = train_reward(ep, preference_pairs(worth), dataclasses.replace(cfg, absorbing_horizon=0), progress=False)
+    plain_learned = np.add.reduceat(plain.step_rewards(ep), ep.episode_starts)
+    assert np.corrcoef(plain_learned, worth)[0, 1] < np.corrcoef(learned, worth)[0, 1]
+
+
+def test_ppo_gets_the_absorbing_value_when_an_episode_ends_not_when_it_is_cut():
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from justask.peers.sb3_peer import learned_reward_vec_env
+
+    calls = []
+
+    def absorbing_fn(finals, remaining):
+        calls.append((finals.copy(), remaining.copy()))
+        return 100.0 * remaining
+
+    def wrapped(**env_kwargs):  # r̂ = 0 on every step; only endings score
+        env = make_vec_env("LunarLander-v3", n_envs=1, seed=0, env_kwargs=env_kwargs)
+        zero = lambda obs, a: np.zeros(len(obs))  # noqa: E731
+        return learned_reward_vec_env(env, zero, offset=0.0, scale=1.0, absorbing_fn=absorbing_fn, horizon=1000)
+
+    venv = wrapped()
+    venv.reset()
+    steps, rewards, done = 0, None, False
+    while not done:  # no engines: it falls and the episode terminates
+        _, rewards, dones, infos = venv.step(np.array([0]))
+        steps, done = steps + 1, bool(dones[0])
+    assert len(calls) == 1 and calls[0][1][0] == 1000 - steps
+    np.testing.assert_allclose(calls[0][0][0], infos[0]["terminal_observation"])
+    assert rewards[0] == pytest.approx(100.0 * (1000 - steps))
+    # a time-limit cut gets nothing
+    cut = wrapped(max_episode_steps=5)
+    cut.reset()
+    for _ in range(5):
+        _, rewards, dones, infos = cut.step(np.array([2]))
+    assert dones[0] and infos[0]["TimeLimit.truncated"] and rewards[0] == 0.0
+    assert len(calls) == 1
+
+
+def test_guarded_reward_trusts_r_hat_only_where_the_ranked_data_went():
+    from justask.rewards import GuardedReward, LearnedReward
+
+    ep = ending_episodes([True, False], [3, 5])  # observations span [-1, 1]
+    reward = LearnedReward(ep.observation_space, ep.action_space, RewardConfig(hidden_sizes=(4,)))
+    reward.predict = lambda obs, actions=None, pessimism=0.0: np.asarray(obs, dtype=np.float64)[:, 0] * 10
+    guarded = GuardedReward.fit(reward, ep, pessimism=0.0, margin=0.05)
+    assert (guarded.low, guarded.high) == (-10.0, 10.0)
+    values = guarded(np.array([[0.5], [1.05], [1.2], [-3.0]], dtype=np.float32))
+    # inside: r̂ itself (clipped to its range on the data); outside the box (1.1 with the margin): the lowest
+    np.testing.assert_allclose(values, [5.0, 10.0, -10.0, -10.0])
+    np.testing.assert_allclose(guarded.absorbing(np.array([[0.5]], dtype=np.float32), np.array([4])), [20.0])

@@ -31,7 +31,15 @@ from justask.minari_io import load_minari, save_minari
 from justask.policies import RandomPolicy, noisy
 from justask.relabel import return_to_go
 from justask.report import plot_agents, results_table, write_report
-from justask.rewards import RewardConfig, fit_offset, preference_pairs, ranks_from_metadata, train_reward
+from justask.rewards import (
+    GuardedReward,
+    LearnedReward,
+    RewardConfig,
+    fit_offset,
+    preference_pairs,
+    ranks_from_metadata,
+    train_reward,
+)
 from justask.stats import bootstrap_ci
 from justask.suites.lunar_lander import LunarLanderExpert, mediocre_demonstrator
 from justask.training import model_config_for, train
@@ -109,21 +117,35 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
 
     # ---- rank automatically and fit the reward ----------------------------------------------
     t0 = time.perf_counter()
-    ranked = Episodes.concatenate([_plain(demos_seen), _plain(without_rewards(rollouts))])
-    # less noise ranks higher; the demonstrations rank above every rollout
-    ranks = np.concatenate([np.full(demos.num_episodes, 1.0), ranks_from_metadata(rollouts, "noise_eps")])
+    # less noise ranks higher; the demonstrations rank above every rollout ("top"), or stay out
+    # of the ranking ("out": BC can beat its teacher when its argmax strips the teacher's noise,
+    # and then "demos above all" ranks the better behaviour below the worse)
+    if cfg.demos_rank == "top":
+        ranked = Episodes.concatenate([_plain(demos_seen), _plain(without_rewards(rollouts))])
+        ranks = np.concatenate([np.full(demos.num_episodes, 1.0), ranks_from_metadata(rollouts, "noise_eps")])
+    elif cfg.demos_rank == "out":
+        ranked = _plain(without_rewards(rollouts))
+        ranks = ranks_from_metadata(rollouts, "noise_eps")
+    else:
+        raise JustAskError(f"--demos-rank must be top or out, got '{cfg.demos_rank}'")
     pairs = preference_pairs(ranks)
+    horizon = _time_limit(cfg.env_id) if cfg.absorbing else 0
     reward_cfg = RewardConfig(
-        steps=cfg.reward_steps, ensemble=cfg.reward_ensemble, use_actions=cfg.reward_use_actions, seed=cfg.seed
+        steps=cfg.reward_steps,
+        ensemble=cfg.reward_ensemble,
+        use_actions=cfg.reward_use_actions,
+        absorbing_horizon=horizon,
+        seed=cfg.seed,
     )
     reward, reward_log = train_reward(ranked, pairs, reward_cfg)
     timings["reward_s"] = time.perf_counter() - t0
     _log(f"reward: {len(pairs)} ranked pairs, snippet accuracy {reward_log['final_snippet_accuracy']:.2f}")
 
     # T-REX compares snippets of equal length, so r̂ is defined only up to a per-step constant,
-    # and the constant decides how episode length counts (mean-centred r̂ taught PPO to crash at
-    # once in a pilot; anchored at its minimum, random flailing outscored the demonstrations).
-    # Fit it to the whole-episode preferences, which differ in length.
+    # and without absorbing states the constant decides how episode length counts (mean-centred
+    # r̂ taught PPO to crash at once in a pilot; anchored at its minimum, random flailing
+    # outscored the demonstrations). Fit it to the whole-episode preferences, which differ in
+    # length; with absorbing states every episode spans the horizon and it comes out 0.
     anchor, whole_episode_accuracy = fit_offset(reward, ranked, pairs)
     reward_log["whole_episode_pair_accuracy"] = whole_episode_accuracy
     reward.offset.fill_(anchor)
@@ -132,25 +154,9 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
 
     # ---- does r̂ extrapolate? held-out rollouts, worse and better than the demos --------------
     t0 = time.perf_counter()
-    heldout_sources = [
-        (LunarLanderExpert(continuous=continuous, name="expert (never shown)"), "expert (never shown)"),
-        (mediocre_demonstrator(continuous, cfg.demonstrator), "demonstrator"),
-        (
-            noisy(mediocre_demonstrator(continuous, cfg.demonstrator), 0.5, action_space, name="demonstrator+eps0.5"),
-            "demonstrator+eps0.5",
-        ),
-        (RandomPolicy(action_space), "random"),
-    ]
-    heldout = collect(
-        cfg.env_id,
-        [(p, cfg.heldout_episodes) for p, _ in heldout_sources],
-        num_envs=cfg.num_envs,
-        seed=cfg.seed * 100_000 + 50_000,
-    )
+    heldout, diagnostics = reward_diagnostics(cfg, reward, demo_returns)
+    true, labels = heldout.returns(), [m["policy"] for m in heldout.metadata]
     predicted = _episode_sums(heldout, reward.step_rewards(heldout))
-    true = heldout.returns()
-    labels = [m["policy"] for m in heldout.metadata]
-    diagnostics = _correlations(true, predicted, labels, demo_returns)
     plot_extrapolation(out / "reward_extrapolation.png", true, predicted, labels, demo_returns, diagnostics, cfg.env_id)
     timings["diagnostics_s"] = time.perf_counter() - t0
     _log(
@@ -220,24 +226,17 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
     if cfg.ppo_steps > 0:
         from justask.peers.sb3_peer import train_ppo
 
-        # PPO is free to go where the ranked data never went, and there r̂ is a guess: it found
-        # states of high r̂ and -1795 true return in a pilot. So it optimises a guarded r̂: the
-        # ensemble mean minus its spread, clipped to the range r̂ takes on the ranked data.
-        seen = reward.step_rewards(ranked)
-        low, high_step = float(seen.min()), float(seen.max())  # r̂'s range on the ranked data
-
-        def guarded_reward(obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
-            acts = actions if cfg.reward_use_actions else None
-            return np.clip(reward.predict(obs, acts, pessimism=cfg.ppo_pessimism), low, high_step)
-
-        for label, fn in (("PPO on learned reward", guarded_reward), ("PPO on true reward", None)):
+        guarded = GuardedReward.fit(reward, ranked, pessimism=cfg.ppo_pessimism)  # see GuardedReward
+        for label, fn in (("PPO on learned reward", guarded), ("PPO on true reward", None)):
             t0 = time.perf_counter()
             ppo_models[label] = train_ppo(
                 cfg.env_id,
                 cfg.ppo_steps,
                 seed=cfg.seed,
                 reward_fn=fn,
-                reward_scale=float(np.std(seen)) or 1.0 if fn else 1.0,
+                reward_scale=guarded.scale if fn else 1.0,
+                absorbing_fn=guarded.absorbing if fn else None,
+                horizon=horizon,
             )
             timings[f"{label}_s"] = time.perf_counter() - t0
             env_steps[label] = cfg.ppo_steps
@@ -274,7 +273,7 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
     timings["evaluate_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 
-    table = [r.to_json() for r in rows]
+    table = [{**r.to_json(), "returns": [round(float(x), 2) for x in r.returns]} for r in rows]
     best_demo = float(demo_returns.max())
     report = {
         "justask_version": __version__,
@@ -309,6 +308,39 @@ def _spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
     return env_spaces(env_id)
 
 
+def reward_diagnostics(
+    cfg: DrexConfig, reward: LearnedReward, demo_returns: np.ndarray
+) -> tuple[Episodes, dict[str, Any]]:
+    """Held-out rollouts that span worse and better than the demonstrations (the never-shown
+    expert, the demonstrator, it with noise, random), and how r̂'s returns correlate with the
+    true ones there. Deterministic in ``cfg.seed``, so a saved run's reward can be re-checked."""
+    continuous = cfg.env_id.startswith("LunarLanderContinuous")
+    _, action_space = _spaces(cfg.env_id)
+    demonstrator = mediocre_demonstrator(continuous, cfg.demonstrator)
+    sources = [
+        LunarLanderExpert(continuous=continuous, name="expert (never shown)"),
+        demonstrator,
+        noisy(mediocre_demonstrator(continuous, cfg.demonstrator), 0.5, action_space, name="demonstrator+eps0.5"),
+        RandomPolicy(action_space),
+    ]
+    heldout = collect(
+        cfg.env_id,
+        [(p, cfg.heldout_episodes) for p in sources],
+        num_envs=cfg.num_envs,
+        seed=cfg.seed * 100_000 + 50_000,
+    )
+    predicted = _episode_sums(heldout, reward.step_rewards(heldout))
+    labels = [m["policy"] for m in heldout.metadata]
+    return heldout, _correlations(heldout.returns(), predicted, labels, demo_returns)
+
+
+def _time_limit(env_id: str) -> int:
+    spec = gym.spec(env_id)
+    if not spec.max_episode_steps:
+        raise JustAskError(f"{env_id} has no time limit: absorbing states need one (or pass --no-absorbing)")
+    return int(spec.max_episode_steps)
+
+
 def _plain(episodes: Episodes) -> Episodes:
     """Drop condition columns so collections from different places concatenate."""
     return dataclasses.replace(episodes, conditions={}, condition_info={})
@@ -331,6 +363,10 @@ def _correlations(
         "episodes_better_than_best_demo": int(better.sum()),
         "per_source": {},
     }
+    # the random policy's returns spread far below the rest and alone make a high Spearman easy
+    others = np.array([not n.startswith("random") for n in labels])
+    if others.sum() > 2 and not others.all():
+        out["spearman_without_random"] = float(spearmanr(true[others], predicted[others]).statistic)
     for name in dict.fromkeys(labels):
         idx = [i for i, n in enumerate(labels) if n == name]
         out["per_source"][name] = {
@@ -384,6 +420,11 @@ def _findings(rows: list[dict[str, Any]], best_demo: float, diag: dict[str, Any]
     out = [
         f"learned vs true return on {diag['episodes']} held-out rollouts ({diag['episodes_better_than_best_demo']} better than the best demo): "
         f"Spearman {diag['spearman']:.2f}, Pearson {diag['pearson']:.2f}"
+        + (
+            f" (Spearman without the random policy's rollouts {diag['spearman_without_random']:.2f})"
+            if "spearman_without_random" in diag
+            else ""
+        )
     ]
     for prefix in (
         "BC",

@@ -34,16 +34,24 @@ ZOO_PPO_LUNARLANDER = dict(
 
 
 def learned_reward_vec_env(
-    venv: Any, reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], offset: float, scale: float
+    venv: Any,
+    reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    offset: float,
+    scale: float,
+    absorbing_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    horizon: int = 0,
 ) -> Any:
     """Wrap an SB3 VecEnv so its reward is ``(reward_fn(obs, action) - offset) / scale`` of the
     state each action was taken in, computed for all envs in one call; the true reward stays in
-    ``info["true_reward"]``."""
+    ``info["true_reward"]``. With ``absorbing_fn`` and a ``horizon``, an episode that terminates
+    after t steps (not one cut by the time limit) also gets ``absorbing_fn(final_obs, horizon - t)``
+    on its last step: the learned reward of the steps it would spend in its absorbing state."""
     from stable_baselines3.common.vec_env import VecEnvWrapper
 
     class LearnedRewardVecEnv(VecEnvWrapper):
         def reset(self) -> Any:
             self._last_obs = self.venv.reset()
+            self._steps = np.zeros(self.num_envs, dtype=np.int64)
             return self._last_obs
 
         def step_async(self, actions: np.ndarray) -> None:
@@ -52,11 +60,24 @@ def learned_reward_vec_env(
 
         def step_wait(self) -> Any:
             obs, rewards, dones, infos = self.venv.step_wait()
-            learned = (np.asarray(reward_fn(self._last_obs, self._actions), dtype=np.float32) - offset) / scale
+            learned = np.asarray(reward_fn(self._last_obs, self._actions), dtype=np.float64) - offset
+            self._steps += 1
             for info, true in zip(infos, rewards, strict=True):
                 info["true_reward"] = float(true)
+            if absorbing_fn is not None and horizon > 0:
+                ended = [
+                    i
+                    for i in np.flatnonzero(dones)
+                    if not infos[i].get("TimeLimit.truncated", False) and self._steps[i] < horizon
+                ]
+                if ended:
+                    finals = np.stack([infos[i]["terminal_observation"] for i in ended])
+                    learned[ended] += absorbing_fn(finals, horizon - self._steps[ended]) - offset * (
+                        horizon - self._steps[ended]
+                    )
+            self._steps[dones] = 0
             self._last_obs = obs  # after a done, SB3 has already reset: the next state acted in
-            return obs, learned, dones, infos
+            return obs, (learned / scale).astype(np.float32), dones, infos
 
     return LearnedRewardVecEnv(venv)
 
@@ -69,6 +90,8 @@ def train_ppo(
     reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     reward_offset: float = 0.0,
     reward_scale: float = 1.0,
+    absorbing_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    horizon: int = 0,
     n_envs: int = 16,
     tensorboard_log: str | None = None,
     hyperparameters: dict[str, Any] | None = None,
@@ -76,7 +99,7 @@ def train_ppo(
     frame_stack: int = 1,
 ) -> Any:
     """SB3 PPO for ``total_steps`` env steps, on the env's reward or on ``reward_fn``
-    (``hyperparameters``: PPO's, default the Zoo's LunarLander ones; ``frame_stack`` > 1: the
+    (with ``absorbing_fn``/``horizon``: see ``learned_reward_vec_env``; ``hyperparameters``: PPO's, default the Zoo's LunarLander ones; ``frame_stack`` > 1: the
     last that many observations side by side, SB3's ``VecFrameStack``)."""
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # the old gym package's import notice
@@ -91,7 +114,7 @@ def train_ppo(
 
         venv = VecFrameStack(venv, frame_stack)
     if reward_fn is not None:
-        venv = learned_reward_vec_env(venv, reward_fn, reward_offset, reward_scale)
+        venv = learned_reward_vec_env(venv, reward_fn, reward_offset, reward_scale, absorbing_fn, horizon)
     model = PPO(
         "MlpPolicy",
         venv,

@@ -97,7 +97,7 @@ def demo_population(episodes_per_policy: int = 150) -> list[tuple[Policy, int]]:
     ]
 
 
-DEMONSTRATORS = ("hard-lander", "trigger-happy")
+DEMONSTRATORS = ("hard-lander", "hoverer", "trigger-happy")
 
 
 def mediocre_demonstrator(continuous: bool = False, kind: str = "hard-lander") -> Policy:
@@ -106,15 +106,22 @@ def mediocre_demonstrator(continuous: bool = False, kind: str = "hard-lander") -
     ``hard-lander``: the expert with its vertical-speed damping cut from 0.5 to 0.15, so it comes
     down too fast and crashes, consistently (40 episodes: return -66 +- 22, best 16 on
     LunarLander-v3; -68 +- 20, best 1 on the continuous one; the expert: 228 and 293).
-    ``trigger-happy``: the expert firing its main engine on 30% of steps; it lands, wastefully
-    (return about 70 on LunarLander-v3).
+    ``hoverer``: the expert aiming 0.2 higher than the pad, so it hovers above it until the time
+    limit and never lands (40 episodes: return 6 +- 17, best 45 on LunarLander-v3; 15 +- 16,
+    best 42 on the continuous one).
+    ``trigger-happy``: the expert firing its main engine on 40% of steps (full main throttle on
+    the continuous one): it means to land, but its extra thrust keeps it aloft until the time
+    limit (40 episodes: return 42 +- 30, best 91 on LunarLander-v3; 51 +- 23, best 91 on the
+    continuous one), so no demonstration shows a landing.
     """
     if kind == "hard-lander":
         return LunarLanderExpert(vertical_speed_gain=0.15, continuous=continuous, name="hard-lander demonstrator")
+    if kind == "hoverer":
+        return LunarLanderExpert(hover_target_offset=0.2, continuous=continuous, name="hoverer demonstrator")
     if kind == "trigger-happy":
         space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32) if continuous else gym.spaces.Discrete(4)
         toward = np.array([1.0, 0.0], dtype=np.float32) if continuous else MAIN_ENGINE
         return noisy(
-            LunarLanderExpert(continuous=continuous), 0.3, space, toward=toward, name="trigger-happy demonstrator"
+            LunarLanderExpert(continuous=continuous), 0.4, space, toward=toward, name="trigger-happy demonstrator"
         )
     raise JustAskError(f"unknown demonstrator '{kind}' (choose from {', '.join(DEMONSTRATORS)})")

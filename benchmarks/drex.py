@@ -114,7 +114,7 @@ def rediagnose(store: Path) -> None:
             cfg = DrexConfig(**run["config"])
             demos = next(a for a in run["agents"] if a["name"] == "demonstrations (true return)")
             reward = LearnedReward.load(Path(cfg.out) / "reward")
-            _, run["reward"]["diagnostics"] = reward_diagnostics(cfg, reward, np.asarray(demos["returns"]))
+            _, _, run["reward"]["diagnostics"] = reward_diagnostics(cfg, reward, np.asarray(demos["returns"]))
             print(key, run["reward"]["diagnostics"].get("spearman_without_random"))
         store.write_text(json.dumps(summary, indent=1) + "\n")
         (store.parent / "drex.md").write_text(render(summary))

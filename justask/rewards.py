@@ -140,14 +140,12 @@ class LearnedReward(nn.Module):
             rewards[last_steps] += self.absorbing_value(finals, horizon - episodes.lengths[ended])
         return rewards
 
-    def absorbing_value(
-        self, final_observations: np.ndarray, remaining: np.ndarray, pessimism: float = 0.0
-    ) -> np.ndarray:
+    def absorbing_value(self, final_observations: np.ndarray, remaining: np.ndarray) -> np.ndarray:
         """What ending in ``final_observations`` is worth: r̂ of the absorbing state times the
         ``remaining`` steps to the horizon, ``(N,)``."""
         if len(final_observations) == 0:
             return np.zeros(0)
-        value = self.predict(final_observations, None, pessimism=pessimism)
+        value = self.predict(final_observations, None)
         return value * np.asarray(remaining, dtype=np.float64)
 
     def save(self, folder: Path) -> None:
@@ -190,11 +188,10 @@ class LearnedReward(nn.Module):
 @dataclasses.dataclass
 class GuardedReward:
     """r̂ made safe to optimise. An optimiser goes where the ranked data never went, and there r̂
-    is a guess (PPO rocketed upward for -970 true return in a pilot, where r̂ extrapolated
-    upward speed as ever better). Guarded: the ensemble mean minus ``pessimism`` times its
-    spread, clipped to the range r̂ takes on the ranked data, and the lowest of that range for
-    any state outside the box (per observation dimension, widened by ``margin`` of its width)
-    that the ranked data spans. Call it as a ``reward_fn``; ``absorbing`` scores endings."""
+    is a guess. Guarded: the ensemble mean minus ``pessimism`` times its spread, clipped to the
+    range r̂ takes on the ranked data, and the lowest of that range for any state outside the box
+    (per observation dimension, widened by ``margin`` of its width) that the ranked data spans.
+    Call it as a ``reward_fn``; ``absorbing`` scores endings."""
 
     reward: LearnedReward
     low: float

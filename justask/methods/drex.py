@@ -154,9 +154,8 @@ def run_drex(cfg: DrexConfig) -> dict[str, Any]:
 
     # ---- does r̂ extrapolate? held-out rollouts, worse and better than the demos --------------
     t0 = time.perf_counter()
-    heldout, diagnostics = reward_diagnostics(cfg, reward, demo_returns)
+    heldout, predicted, diagnostics = reward_diagnostics(cfg, reward, demo_returns)
     true, labels = heldout.returns(), [m["policy"] for m in heldout.metadata]
-    predicted = _episode_sums(heldout, reward.step_rewards(heldout))
     plot_extrapolation(out / "reward_extrapolation.png", true, predicted, labels, demo_returns, diagnostics, cfg.env_id)
     timings["diagnostics_s"] = time.perf_counter() - t0
     _log(
@@ -310,16 +309,15 @@ def _spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
 
 def reward_diagnostics(
     cfg: DrexConfig, reward: LearnedReward, demo_returns: np.ndarray
-) -> tuple[Episodes, dict[str, Any]]:
+) -> tuple[Episodes, np.ndarray, dict[str, Any]]:
     """Held-out rollouts that span worse and better than the demonstrations (the never-shown
-    expert, the demonstrator, it with noise, random), and how r̂'s returns correlate with the
-    true ones there. Deterministic in ``cfg.seed``, so a saved run's reward can be re-checked."""
+    expert, the demonstrator, it with noise, random), r̂'s return of each, and how those
+    correlate with the true ones. Deterministic in ``cfg.seed``, so a saved run's reward can be re-checked."""
     continuous = cfg.env_id.startswith("LunarLanderContinuous")
     _, action_space = _spaces(cfg.env_id)
-    demonstrator = mediocre_demonstrator(continuous, cfg.demonstrator)
     sources = [
         LunarLanderExpert(continuous=continuous, name="expert (never shown)"),
-        demonstrator,
+        mediocre_demonstrator(continuous, cfg.demonstrator),
         noisy(mediocre_demonstrator(continuous, cfg.demonstrator), 0.5, action_space, name="demonstrator+eps0.5"),
         RandomPolicy(action_space),
     ]
@@ -331,7 +329,7 @@ def reward_diagnostics(
     )
     predicted = _episode_sums(heldout, reward.step_rewards(heldout))
     labels = [m["policy"] for m in heldout.metadata]
-    return heldout, _correlations(heldout.returns(), predicted, labels, demo_returns)
+    return heldout, predicted, _correlations(heldout.returns(), predicted, labels, demo_returns)
 
 
 def _time_limit(env_id: str) -> int:

@@ -98,9 +98,10 @@ def train_ppo(
     env_kwargs: dict[str, Any] | None = None,
     frame_stack: int = 1,
 ) -> Any:
-    """SB3 PPO for ``total_steps`` env steps, on the env's reward or on ``reward_fn``
-    (with ``absorbing_fn``/``horizon``: see ``learned_reward_vec_env``; ``hyperparameters``: PPO's, default the Zoo's LunarLander ones; ``frame_stack`` > 1: the
-    last that many observations side by side, SB3's ``VecFrameStack``)."""
+    """SB3 PPO for ``total_steps`` env steps, on the env's reward or on ``reward_fn`` (with
+    ``absorbing_fn``/``horizon``: see ``learned_reward_vec_env``; ``hyperparameters``: PPO's,
+    default the Zoo's LunarLander ones; ``frame_stack`` > 1: the last that many observations side
+    by side, SB3's ``VecFrameStack``)."""
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # the old gym package's import notice
             from stable_baselines3 import PPO

@@ -52,15 +52,20 @@ def machine(device: str) -> str:
 
 
 def merge(paths: list[str]) -> dict:
-    """One comparison from runs of the same configuration over different seeds."""
+    """One comparison from runs of the same configuration over different seeds, or of other
+    models on the same seeds (PPO peers run apart): a later file's row of the same model, box
+    and seed replaces an earlier one."""
     from justask.methods.worlds import summarize
 
     parts = [json.loads(Path(p).read_text()) for p in paths]
     if any("returns" not in row for part in parts for row in part["rows"]):
         raise SystemExit("--merge needs runs written with --keep-returns")
     merged = dict(parts[0])
-    merged["rows"] = [row for part in parts for row in part["rows"]]
-    merged["seeds"] = sorted(seed for part in parts for seed in part["seeds"])
+    rows = {(row["model"], row["box"], row["seed"]): row for part in parts for row in part["rows"]}
+    order = {model: i for i, model in enumerate(dict.fromkeys(row["model"] for part in parts for row in part["rows"]))}
+    order["privileged expert"] = len(order)  # the ceiling stays the last row
+    merged["rows"] = sorted(rows.values(), key=lambda row: (order[row["model"]], row["seed"]))
+    merged["seeds"] = sorted({seed for part in parts for seed in part["seeds"]})
     merged["seconds"] = max(part["seconds"] for part in parts)  # they ran side by side
     merged["command"] = " ; ".join(part["command"] for part in parts)
     machines = {part.get("machine", "") for part in parts}
@@ -81,9 +86,13 @@ def main() -> None:
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
     parser.add_argument("--labels", default="expert", choices=["expert", "executed"])
     parser.add_argument("--dagger-rounds", type=int, default=0)
+    parser.add_argument(
+        "--mistakes", type=int, default=0, help="expert acts for the twin world up to N steps per episode"
+    )
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--dt-steps", type=int, default=2500)
     parser.add_argument("--mlp-steps", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--eval-worlds", type=int, default=100)
     parser.add_argument("--test-noise", type=float, default=0.0)
     parser.add_argument("--models", nargs="*", default=["history", "memoryless", "oracle", "history+world"])

@@ -157,6 +157,18 @@ class WorldFamily:
             param: ranges[param].draw(rng) if param in ranges else default for param, default in self.defaults.items()
         }
 
+    def twin(self, world: Mapping[str, float]) -> dict[str, float]:
+        """``world`` with every hidden parameter moved to another of its training choices (the
+        world a policy that misread its actuators would act for)."""
+        out = dict(world)
+        for param in self.hidden:
+            rng = self.train.get(param)
+            if not isinstance(rng, Choice) or len(rng.values) < 2:
+                raise JustAskError(f"world family {self.name}: hidden parameter '{param}' needs two choices for a twin")
+            others = [v for v in rng.values if v != world[param]]
+            out[param] = others[0]
+        return out
+
     def vector(self, worlds: Sequence[Mapping[str, float]]) -> np.ndarray:
         """Worlds as ``(n, n_params)`` float32, each parameter scaled so the training box spans
         [-1, 1] (held-out worlds fall outside it)."""
@@ -234,6 +246,63 @@ def family_of(env_id: str) -> WorldFamily:
     if name not in FAMILIES:
         raise JustAskError(f"env '{env_id}' is not a world family's env (families: {', '.join(FAMILIES)})")
     return FAMILIES[name]
+
+
+class MistakenExpert:
+    """The privileged expert that, for one window of each episode, acts as the expert of its
+    world's twin (hidden parameters flipped, ``WorldFamily.twin``): the mistake a history model
+    makes while it is still wrong about its world, with the physics answering it.
+
+    Data from it, labelled with the right expert's actions (``with_expert_labels``), shows a
+    history model what to do after its own wrong guesses. Without it, the actions in expert data
+    are chosen by the right expert, so their ids reveal the world; a model learns to read them
+    and, at test time, reads its own wrong guesses as confirmation (self-delusion).
+
+    The window starts uniformly in ``[0, start_max]`` and lasts ``1..max_steps`` steps, drawn from
+    the episode's seed; ``labels_for(observations, world)`` is the suite's expert for one world.
+    """
+
+    def __init__(
+        self,
+        family: WorldFamily,
+        labels_for: Callable[[np.ndarray, dict[str, float]], np.ndarray],
+        max_steps: int,
+        box: str | Mapping[str, Any] = "train",
+        start_max: int = 100,
+        name: str = "mistaken-expert",
+    ) -> None:
+        if max_steps < 1 or start_max < 0:
+            raise JustAskError(
+                f"a mistaken expert needs max_steps >= 1 and start_max >= 0, got {max_steps}, {start_max}"
+            )
+        self.family, self.labels_for, self.box = family, labels_for, box
+        self.max_steps, self.start_max = int(max_steps), int(start_max)
+        self.name = name
+        self.info = {"mistake_steps": self.max_steps, "mistake_start_max": self.start_max}
+        self._slot: dict[int, tuple[dict[str, float], dict[str, float], int, int]] = {}
+        self._t: dict[int, int] = {}
+
+    def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
+        for slot, seed in zip(slots, seeds, strict=True):
+            world = self.family.sample(int(seed), self.box)
+            rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(b"mistake-window")])
+            start = int(rng.integers(self.start_max + 1))
+            self._slot[int(slot)] = (
+                world,
+                self.family.twin(world),
+                start,
+                start + int(rng.integers(1, self.max_steps + 1)),
+            )
+            self._t[int(slot)] = 0
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        actions = []
+        for obs, slot in zip(observations, slots, strict=True):
+            world, twin, start, end = self._slot[int(slot)]
+            t = self._t[int(slot)]
+            self._t[int(slot)] = t + 1
+            actions.append(np.asarray(self.labels_for(obs[None], twin if start <= t < end else world))[0])
+        return np.asarray(actions)
 
 
 # ---- relabelers ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from justask.worlds import (
     EXPERT_ACTION,
     WORLD,
     Choice,
+    MistakenExpert,
     Uniform,
     WorldFamily,
     with_expert_labels,
@@ -108,6 +109,23 @@ def test_expert_labels_relabel_noisy_and_model_episodes_with_the_experts_actions
     expert.reset(np.array([0]), np.array([labelled.metadata[episode]["seed"]]))
     obs = labelled.step_observations()[i : i + 1]
     assert expert.act(obs, np.array([0]))[0] == labels[i]
+
+
+def test_the_mistaken_expert_acts_for_the_twin_world_in_one_window_only():
+    """Its actions are the twin world's expert's inside one window per episode (where, in
+    CartPole, every action is the wrong push) and the right expert's everywhere else."""
+    twin = cw.FAMILY.twin(cw.FAMILY.sample(3))
+    assert twin["sign"] == -cw.FAMILY.sample(3)["sign"] and twin["length"] == cw.FAMILY.sample(3)["length"]
+    expert = MistakenExpert(cw.FAMILY, cw.labels_for, max_steps=5, start_max=10)
+    episodes = collect(cw.ENV_ID, [(expert, 8)], num_envs=8, seed=0, progress=False)
+    labelled = with_expert_labels(episodes, cw.FAMILY, cw.labels_for)
+    wrong = labelled.actions != labelled.conditions[EXPERT_ACTION]
+    for start, length in zip(labelled.episode_starts, labelled.lengths, strict=True):
+        steps = np.flatnonzero(wrong[start : start + length])
+        assert 1 <= len(steps) <= 5 and steps[0] <= 10
+        np.testing.assert_array_equal(steps, np.arange(steps[0], steps[0] + len(steps)))  # one window
+    with pytest.raises(JustAskError, match="max_steps"):
+        MistakenExpert(cw.FAMILY, cw.labels_for, max_steps=0)
 
 
 def test_world_column_and_its_dropout():

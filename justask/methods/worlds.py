@@ -39,7 +39,7 @@ from justask.models.policy import PolicyModel
 from justask.policies import Policy, noisy
 from justask.stats import bootstrap_ci, wilson_ci
 from justask.training import model_config_for, train
-from justask.worlds import EXPERT_ACTION, WorldFamily, with_expert_labels, with_world, world_request
+from justask.worlds import EXPERT_ACTION, MistakenExpert, WorldFamily, with_expert_labels, with_world, world_request
 
 OPTIONAL_WORLD = "world_optional"
 
@@ -81,6 +81,7 @@ class WorldsConfig:
     labels: str = "expert"  # expert | executed: the actions the models learn
     dagger_rounds: int = 0  # rounds of: history model acts, expert relabels, retrain on all
     dagger_episodes: int = 100  # episodes the model runs per round
+    mistakes: int = 0  # > 0: the expert acts for its world's twin in one window of up to this many steps per episode
     context_len: int = 8
     dt_steps: int = 2500
     mlp_steps: int = 2000
@@ -115,7 +116,7 @@ def world_data(suite: WorldSuite, cfg: WorldsConfig, seed: int, progress: bool =
     per_level = max(1, cfg.episodes // len(cfg.noise))
     population = []
     for eps in cfg.noise:
-        expert = suite.expert("train")
+        expert = MistakenExpert(suite.family, suite.labels_for, cfg.mistakes) if cfg.mistakes else suite.expert("train")
         policy = expert if eps == 0 else noisy(expert, eps, space, name=f"expert-eps{eps:g}")
         population.append((policy, per_level))
     episodes = collect(suite.env_id, population, num_envs=50, seed=seed * 100_000, progress=progress)
@@ -217,16 +218,24 @@ def evaluate_in_box(
 def identification(episodes: Episodes, suite: WorldSuite, box: Any, run: int = 10) -> dict[str, Any]:
     """How fast the agent identifies its world: per episode, the first step from which its next
     ``run`` actions all equal the privileged expert's (episodes that never get there count as
-    their length); and its overall agreement with the expert."""
+    their length); its overall agreement with the expert; and ``twin_share``, the share of steps
+    on which it acts as the expert of its world's twin would and not as its own world's — the
+    signature of self-delusion (a model sure it is in the other world)."""
     labelled = with_expert_labels(episodes, suite.family, suite.labels_for, box)
     agree = labelled.actions == labelled.conditions[EXPERT_ACTION]
+    twin = with_expert_labels(episodes, suite.family, lambda o, w: suite.labels_for(o, suite.family.twin(w)), box)
+    as_twin = (labelled.actions == twin.conditions[EXPERT_ACTION]) & ~agree
     firsts = []
     for start, length in zip(labelled.episode_starts, labelled.lengths, strict=True):
         a = agree[start : start + length]
         window = np.convolve(a.astype(int), np.ones(run, dtype=int), mode="valid") if length >= run else np.zeros(0)
         hits = np.flatnonzero(window == run)
         firsts.append(int(hits[0]) if len(hits) else int(length))
-    return {"steps_to_agree_median": float(np.median(firsts)), "agreement": float(agree.mean())}
+    return {
+        "steps_to_agree_median": float(np.median(firsts)),
+        "agreement": float(agree.mean()),
+        "twin_share": float(as_twin.mean()),
+    }
 
 
 def run_worlds(
@@ -331,8 +340,9 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                 "ci95": list(bootstrap_ci(np.concatenate([r["returns"] for r in mine]))),
             }
             if "steps_to_agree_median" in mine[0]:
-                entry["steps_to_agree_median"] = float(np.mean([r["steps_to_agree_median"] for r in mine]))
-                entry["agreement"] = float(np.mean([r["agreement"] for r in mine]))
+                for key in ("steps_to_agree_median", "agreement", "twin_share"):
+                    if key in mine[0]:
+                        entry[key] = float(np.mean([r[key] for r in mine]))
             out[model][box] = entry
     gap = {}
     for box in results["boxes"]:

@@ -31,13 +31,19 @@ def markdown(results: dict, command: str, seconds: float) -> str:
     summary = results["summary"]
     boxes = results["boxes"]
     cfg = results["config"]
+    mistakes = (
+        f" and, in one window of up to {cfg['mistakes']} steps per episode, acting for its world's twin"
+        if cfg.get("mistakes")
+        else ""
+    )
     lines = [
         f"# Domain randomization: {cfg['family']}",
         "",
         f"Command: `{command}` ({seconds / 60:.1f} min on {results.get('machine') or 'this machine'}). "
         f"Training seeds {results['seeds']}; "
         f"{cfg['eval_worlds']} fresh worlds per box and seed (seeds from 1,000,000); data: "
-        f"{cfg['episodes']} episodes of the privileged expert with random-action shares {cfg['noise']}, "
+        f"{cfg['episodes']} episodes of the privileged expert with random-action shares {cfg['noise']}"
+        f"{mistakes}, "
         f"models learn the {cfg['labels']} actions; DT context {cfg['context_len']}, {cfg['dt_steps']} steps; "
         f"MLPs {cfg['mlp_steps']} steps; batch {cfg['batch_size']}; DAgger rounds {cfg['dagger_rounds']}; "
         f"test-time random-action share {cfg['test_noise']}.",
@@ -53,17 +59,26 @@ def markdown(results: dict, command: str, seconds: float) -> str:
             "Gap closure (history - memoryless) / (oracle - memoryless): "
             + ", ".join(f"{b} {g:.2f}" if g is not None else f"{b} n/a" for b, g in gap.items()),
         ]
-    ident = [
-        f"{m} " + " / ".join(f"{per_box[b]['steps_to_agree_median']:.0f}" for b in boxes if b in per_box)
-        for m, per_box in summary["models"].items()
-        if any("steps_to_agree_median" in e for e in per_box.values())
-    ]
-    if ident:
-        lines += [
-            "",
-            "Median step from which the model acts as the privileged expert for 10 steps in a row "
-            f"(per box, {' / '.join(boxes)}): " + "; ".join(ident),
+    for key, fmt, text in (
+        (
+            "steps_to_agree_median",
+            "{:.0f}",
+            "Median step from which the model acts as the privileged expert for 10 steps in a row",
+        ),
+        (
+            "twin_share",
+            "{:.1%}",
+            "Steps on which the model acts as the expert of its world's twin (hidden parameters flipped) would, "
+            "not as its own world's — self-delusion",
+        ),
+    ):
+        per_model = [
+            f"{m} " + " / ".join(fmt.format(per_box[b][key]) for b in boxes if b in per_box)
+            for m, per_box in summary["models"].items()
+            if all(key in e for e in per_box.values())
         ]
+        if per_model:
+            lines += ["", f"{text} (per box, {' / '.join(boxes)}): " + "; ".join(per_model)]
     return "\n".join(lines) + "\n"
 
 

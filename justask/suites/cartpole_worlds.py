@@ -12,6 +12,7 @@ length and force, pushing in the direction the gain asks for (through the world'
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import gymnasium as gym
@@ -59,10 +60,15 @@ register_family(FAMILY, ENV_ID)
 
 def lqr_gain(world: dict[str, float], masscart: float = 1.0, gravity: float = 9.8) -> np.ndarray:
     """The LQR state-feedback gain ``K`` (``u = -K s``, ``s = (x, ẋ, θ, θ̇)``, ``u`` in newtons)
-    of CartPole's equations linearised about the upright pole for this world."""
+    of CartPole's equations linearised about the upright pole for this world (cached per pole:
+    a relabeler or a mistaken expert asks for it every step)."""
+    return _lqr_gain(world["masspole"], world["length"], masscart, gravity).copy()
+
+
+@functools.lru_cache(maxsize=4096)
+def _lqr_gain(m: float, length: float, masscart: float, gravity: float) -> np.ndarray:
     from scipy.linalg import solve_continuous_are
 
-    m, length = world["masspole"], world["length"]
     total = m + masscart
     # CartPole-v1: θ̈ = (g θ - F/M) / (l (4/3 - m/M)),  ẍ = F/M - (m l / M) θ̈  (small angles)
     d = length * (4.0 / 3.0 - m / total)

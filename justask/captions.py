@@ -153,6 +153,11 @@ def caption_episodes(episodes: Episodes, check: bool = True) -> list[list[Event]
     return out
 
 
+def names_pair(text: str, pairs: Iterable[tuple[str, str]]) -> bool:
+    """Whether an instruction names any of these (colour, type) pairs ("the red ball")."""
+    return any(f"{colour} {obj}" in text for colour, obj in pairs)
+
+
 def held_out_filter(events: Iterable[Event], held_out: Iterable[tuple[str, str]]) -> list[Event]:
     """The events whose caption names none of the ``held_out`` (colour, type) pairs."""
     banned = {tuple(pair) for pair in held_out}
@@ -192,6 +197,31 @@ def segments(episodes: Episodes, events: Sequence[Sequence[Event]], max_len: int
     if not pieces:
         raise JustAskError("no events to caption: the episodes never reach, pick up, move or open anything")
     return Episodes.from_episode_list(pieces, episodes.observation_space, episodes.action_space, env_id=episodes.env_id)
+
+
+def with_manner(segmented: Episodes, share: float = 0.5, seed: int = 0) -> Episodes:
+    """Manner clauses by length: among the segments of each kind of event, the shortest third's
+    captions may end in "quickly" and the longest third's in "after wandering" (the middle third
+    keeps plain captions). ``share``: the fraction of those segments that get the clause (drawn
+    with ``seed``), so the plain caption still covers every length and the clause composes with
+    it — ask "go to the red ball quickly" for the short way there. Adds metadata ``manner``."""
+    if not 0.0 <= share <= 1.0:
+        raise JustAskError(f"the manner share must be in [0, 1], got {share}")
+    lengths = segmented.lengths
+    kinds = np.array([m["kind"] for m in segmented.metadata])
+    chosen = np.random.default_rng(seed).random(len(lengths)) < share
+    metadata = [dict(m) for m in segmented.metadata]
+    for kind in np.unique(kinds):
+        mine = np.flatnonzero(kinds == kind)
+        low, high = np.quantile(lengths[mine], [1 / 3, 2 / 3])
+        for i in mine:
+            manner = ba.MANNERS[0] if lengths[i] <= low else ba.MANNERS[1] if lengths[i] > high else None
+            if low == high:  # no spread to partition (all the same length)
+                manner = None
+            metadata[i]["manner"] = manner
+            if manner is not None and chosen[i]:
+                metadata[i]["caption"] = f"{metadata[i]['caption']} {manner}"
+    return dataclasses.replace(segmented, metadata=metadata)
 
 
 def with_captions(segmented: Episodes, encoder: Any) -> Episodes:

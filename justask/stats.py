@@ -55,7 +55,8 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 def pooled_success(rows: list[dict[str, Any]], keys: tuple[str, ...] = ("model",)) -> list[dict[str, Any]]:
     """One row per distinct ``keys`` (in first-seen order): the successes of every row with those
     keys (e.g. every training seed) pooled into one rate with a Wilson 95% CI, plus the per-row
-    rates. Rows carry ``success`` (a rate) and ``episodes``."""
+    rates. Rows carry ``success`` (a rate) and ``episodes`` (and may carry ``mean_steps_success``,
+    pooled over the successful episodes)."""
     out = []
     for key in dict.fromkeys(tuple(r[k] for k in keys) for r in rows):
         mine = [r for r in rows if tuple(r[k] for k in keys) == key]
@@ -70,4 +71,9 @@ def pooled_success(rows: list[dict[str, Any]], keys: tuple[str, ...] = ("model",
                 "per_seed": [round(r["success"], 3) for r in mine],
             }
         )
+        steps = [
+            (r["mean_steps_success"], round(r["success"] * r["episodes"])) for r in mine if r.get("mean_steps_success")
+        ]
+        if steps:  # mean steps of the successful episodes, over all of them
+            out[-1]["mean_steps_success"] = sum(m * w for m, w in steps) / sum(w for _, w in steps)
     return out

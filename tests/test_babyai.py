@@ -195,3 +195,65 @@ def test_demo_language_and_ask_in_plain_english(tmp_path):
     assert gif.stat().st_size > 0
     result = CliRunner().invoke(app, ["ask", str(out / "hindsight"), "", "--text", "  "])
     assert result.exit_code == 2 and "empty" in result.output
+
+
+def test_manner_clauses_partition_segments_by_length_and_compose_with_the_task():
+    level = "GoToLocal"
+    data = collect(
+        ba.env_id(level),
+        [(ba.PlayBot(level, 0.3), 8)],
+        num_envs=4,
+        seed=3,
+        progress=False,
+        env_kwargs={"task": "play"},
+    )
+    segmented = cp.segments(data, cp.caption_episodes(data))
+    manners = cp.with_manner(segmented, share=1.0)
+    plain = [m["caption"] for m in segmented.metadata]
+    for m, caption in zip(manners.metadata, plain, strict=True):
+        if m["manner"] is None:
+            assert m["caption"] == caption
+        else:
+            assert m["caption"] == f"{caption} {m['manner']}"  # the task clause, then the manner
+            assert ba.split_manner(m["caption"]) == (caption, m["manner"])
+    for kind in {m["kind"] for m in manners.metadata}:
+        quick = [
+            n
+            for m, n in zip(manners.metadata, manners.lengths, strict=True)
+            if m["kind"] == kind and m["manner"] == "quickly"
+        ]
+        slow = [
+            n
+            for m, n in zip(manners.metadata, manners.lengths, strict=True)
+            if m["kind"] == kind and m["manner"] == "after wandering"
+        ]
+        if quick and slow:
+            assert max(quick) < min(slow)
+    assert any(m["manner"] == "quickly" for m in manners.metadata)
+    none = cp.with_manner(segmented, share=0.0)
+    assert [m["caption"] for m in none.metadata] == plain  # share 0: clauses known, none written
+    # the env checks the task clause and ignores the manner
+    env = ba.BabyAIEnv(level)
+    env.reset(seed=0, options={"instruction": "go to the red ball quickly"})
+    assert type(env.level_env.instrs).__name__ == "GoToInstr"
+    with pytest.raises(JustAskError, match="share"):
+        cp.with_manner(segmented, share=1.5)
+
+
+def test_the_ppo_peer_sees_the_instruction_embedding_and_never_a_held_out_mission():
+    from justask.peers.sb3_language import InstructedSB3Policy, InstructionInObservation, train_instruction_ppo
+    from justask.text import shared_encoder
+
+    env = InstructionInObservation("GoToLocal", lg.HELD_OUT)
+    for i in range(60):
+        obs, info = env.reset(seed=7 if i == 0 else None)
+        assert not cp.names_pair(info["mission"], lg.HELD_OUT)
+        np.testing.assert_allclose(obs[ba.OBS_DIM :], shared_encoder().encode([info["mission"]])[0])
+    assert env.skipped > 0  # some drawn missions named a held-out pair
+    model = train_instruction_ppo("GoToLocal", 64, seed=0, held_out=lg.HELD_OUT)
+    sets = lg.asked_sets("GoToLocal", 4, lg.HELD_OUT)
+    result = lg.evaluate_asked(model, "GoToLocal", sets["paraphrases"])
+    assert result["episodes"] == 4 and 0.0 <= result["success"] <= 1.0
+    policy = InstructedSB3Policy(model, {5: "go to the red ball"})
+    policy.reset(np.array([0]), np.array([5]))
+    assert policy.act(np.zeros((1, ba.OBS_DIM), np.uint8), np.array([0])).shape == (1,)

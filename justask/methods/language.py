@@ -40,6 +40,8 @@ class LanguageConfig:
     batch_size: int = 256
     context_len: int = 8
     eval_episodes: int = 200
+    manner_share: float = 0.0  # > 0: captions get manner clauses ("quickly" / "after wandering"), this share of them
+    ppo_budget: float = 0.0  # > 0: the PPO peer, at this multiple of the play data's env steps
     threads: int = 2
     device: str = "cpu"
 
@@ -73,12 +75,17 @@ def play_data(cfg: LanguageConfig, seed: int, progress: bool = False) -> Episode
     )
 
 
-def captioned(data: Episodes, held_out: tuple[tuple[str, str], ...] = ()) -> tuple[Episodes, dict[str, Any]]:
-    """Segments of ``data`` with their captions' embeddings as the ``caption`` text condition."""
+def captioned(
+    data: Episodes, held_out: tuple[tuple[str, str], ...] = (), manner_share: float = 0.0, seed: int = 0
+) -> tuple[Episodes, dict[str, Any]]:
+    """Segments of ``data`` with their captions' embeddings as the ``caption`` text condition
+    (``manner_share`` > 0: with manner clauses, ``captions.with_manner``)."""
     events = cp.caption_episodes(data)
     n_all = sum(len(e) for e in events)
     kept = [cp.held_out_filter(e, held_out) for e in events]
     segmented = cp.segments(data, kept)
+    if manner_share > 0:
+        segmented = cp.with_manner(segmented, manner_share, seed)
     info = {
         "events": n_all,
         "events_kept": sum(len(e) for e in kept),
@@ -189,15 +196,22 @@ def asked_sets(
 
 
 def evaluate_asked(model: Any, level: str, asked_set: dict[str, Any], num_envs: int = 50) -> dict[str, Any]:
-    """Success of ``model`` asked ``asked_set["asked"][i]`` in the episode of ``seeds[i]``."""
+    """Success of ``model`` (a text-conditioned ``PolicyModel`` or the SB3 PPO peer) asked
+    ``asked_set["asked"][i]`` in the episode of ``seeds[i]``."""
     from justask.agent import Agent
+    from justask.models.policy import PolicyModel
 
     seeds = np.asarray(asked_set["seeds"], dtype=np.int64)
     if len(seeds) == 0:
         raise JustAskError("nothing to evaluate: the set has no episodes")
     by_seed = dict(zip(seeds.tolist(), asked_set["asked"], strict=True))
     encoder = shared_encoder()
-    agent = Agent(model, None, request_fn=lambda s: encoder.encode([by_seed[int(x)] for x in s]), name="asked")
+    if isinstance(model, PolicyModel):
+        agent: Any = Agent(model, None, request_fn=lambda s: encoder.encode([by_seed[int(x)] for x in s]), name="asked")
+    else:  # an SB3 model trained with the instruction embedding in its observation
+        from justask.peers.sb3_language import InstructedSB3Policy
+
+        agent = InstructedSB3Policy(model, by_seed, name="asked", encoder=encoder)
     env_kwargs = {"instructions": asked_set["instructions"]} if asked_set["instructions"] else {}
     # Seeds need not be contiguous (held-out sets skip rooms without the pair): one collect per run
     # of consecutive seeds (collect numbers its episodes seed + j).
@@ -213,20 +227,18 @@ def evaluate_asked(model: Any, level: str, asked_set: dict[str, Any], num_envs: 
         )
         for run in runs
     ]
-    success = Episodes.concatenate(parts).returns() > 0
+    episodes = Episodes.concatenate(parts)
+    success = episodes.returns() > 0
     wins = int(success.sum())
     return {
         "success": wins / len(success),
         "success_ci95": list(wilson_ci(wins, len(success))),
         "episodes": len(success),
+        "mean_steps_success": float(episodes.lengths[success].mean()) if wins else None,
     }
 
 
 # ---- the instruction-following peer ----------------------------------------------------------
-def names_held_out(text: str, held_out: tuple[tuple[str, str], ...]) -> bool:
-    return any(f"{colour} {obj}" in text for colour, obj in held_out)
-
-
 def instruction_data(cfg: LanguageConfig, seed: int, target_steps: int) -> Episodes:
     """BabyAI's imitation baseline's data: the bot following the level's own missions (episodes
     end at success), episodes whose mission names a held-out pair left out, collected in batches
@@ -240,7 +252,7 @@ def instruction_data(cfg: LanguageConfig, seed: int, target_steps: int) -> Episo
         )
         next_seed += n
         missions = ba.env_missions(cfg.level, np.array([m["seed"] for m in part.metadata]))
-        keep = [i for i, m in enumerate(missions) if not names_held_out(m, cfg.held_out)]
+        keep = [i for i, m in enumerate(missions) if not cp.names_pair(m, cfg.held_out)]
         for i in keep:
             part.metadata[i]["caption"] = missions[i]
         part = part.select(keep)
@@ -260,7 +272,11 @@ def with_missions(data: Episodes) -> Episodes:
 
 
 # ---- one training seed, both models, three sets ----------------------------------------------
-MODEL_NAMES = {"hindsight": "hindsight captions (play)", "instruction_bc": "instruction BC (bot demos)"}
+MODEL_NAMES = {
+    "hindsight": "hindsight captions (play)",
+    "instruction_bc": "instruction BC (bot demos)",
+    "ppo": "PPO from scratch (instruction in obs)",
+}
 SET_NAMES = ("own missions", "held-out compositions", "paraphrases")
 
 
@@ -275,7 +291,7 @@ def run_language(
     timings: dict[str, float] = {}
     play = play_data(cfg, seed, progress)
     timings["play_s"] = round(time.time() - start, 1)
-    segmented, info = captioned(play, cfg.held_out)
+    segmented, info = captioned(play, cfg.held_out, cfg.manner_share, seed)
     timings["captions_s"] = round(time.time() - start - sum(timings.values()), 1)
     models = {"hindsight": train_text_model(segmented, cfg, out / "hindsight", seed)}
     timings["train_s"] = round(time.time() - start - sum(timings.values()), 1)
@@ -285,20 +301,32 @@ def run_language(
         data["demo_episodes"], data["demo_steps"] = demos.num_episodes, demos.num_steps
         models["instruction_bc"] = train_text_model(with_missions(demos), cfg, out / "instruction_bc", seed)
         timings["peer_s"] = round(time.time() - start - sum(timings.values()), 1)
+    if cfg.ppo_budget > 0:
+        from justask.peers.sb3_language import train_instruction_ppo
+
+        data["ppo_steps"] = int(round(cfg.ppo_budget * play.num_steps))
+        models["ppo"] = train_instruction_ppo(cfg.level, data["ppo_steps"], seed=seed, held_out=cfg.held_out)
+        timings["ppo_s"] = round(time.time() - start - sum(timings.values()), 1)
     sets = asked_sets(cfg.level, cfg.eval_episodes, cfg.held_out)
+    names = list(SET_NAMES)
+    if cfg.manner_share > 0:  # the own missions again, asked with each manner clause
+        for manner in ba.MANNERS:
+            own = sets["own missions"]
+            sets[f"own missions {manner}"] = {**own, "asked": [f"{m} {manner}" for m in own["asked"]]}
+            names.append(f"own missions {manner}")
     rows = []
     for key, model in models.items():
-        for set_name in SET_NAMES:
+        for set_name in names if key == "hindsight" else SET_NAMES:
             rows.append(
                 {
-                    "model": MODEL_NAMES[key],
+                    "model": MODEL_NAMES[key] + ("" if key == "ppo" else f", {cfg.kind.upper()}"),
                     "set": set_name,
                     "seed": seed,
                     **evaluate_asked(model, cfg.level, sets[set_name]),
                 }
             )
     timings["eval_s"] = round(time.time() - start - sum(timings.values()), 1)
-    examples = {name: sets[name]["asked"][:3] for name in SET_NAMES}
+    examples = {name: sets[name]["asked"][:3] for name in names}
     return {"config": dataclasses.asdict(cfg), "data": data, "rows": rows, "timings": timings, "examples": examples}
 
 
@@ -323,11 +351,20 @@ def markdown(results: dict[str, Any], command: str) -> str:
             f"{data['demo_steps']:,} env steps (equal data), missions naming a held-out pair left out, each step "
             "conditioned on its true mission.",
         ]
+    if "ppo_steps" in data:
+        lines += [
+            "",
+            f"PPO from scratch (Stable-Baselines3): {data['ppo_steps']:,} env steps on the level's own missions and "
+            "reward, the mission's embedding appended to the observation, missions naming a held-out pair skipped "
+            "(`justask/peers/sb3_language.py`: the MiniGrid starter settings, 16 envs, 256x256 MLP); asked like the "
+            "others, deterministic actions.",
+        ]
     lines += [
         "",
-        f"Both: the same text-conditioned {cfg['kind'].upper()} (sentence embeddings of all-MiniLM-L6-v2), "
-        f"{cfg['steps']} gradient steps, batch {cfg['batch_size']}; argmax actions. Success = BabyAI's verifier of the "
-        "asked instruction before the level's time limit, Wilson 95% CIs.",
+        "Hindsight and instruction BC: the same text-conditioned model, conditioned on sentence embeddings of "
+        f"all-MiniLM-L6-v2 (MLP: 512x512; DT: context {cfg['context_len']}, 128 dims, 2 layers), {cfg['steps']} gradient "
+        f"steps, batch {cfg['batch_size']}; argmax actions. Success = BabyAI's verifier of the asked instruction before "
+        "the level's time limit, Wilson 95% CIs.",
         "",
         "| model | own missions | held-out compositions | paraphrases |",
         "|---|---|---|---|",
@@ -343,6 +380,26 @@ def markdown(results: dict[str, Any], command: str) -> str:
                 else f"{r['success']:.2f} [{r['success_ci95'][0]:.2f}, {r['success_ci95'][1]:.2f}] (n={r['episodes']})"
             )
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    manner_rows = [r for r in results["rows"] if r["set"].startswith("own missions")]
+    if any(r["set"] != "own missions" for r in manner_rows):
+        lines += [
+            "",
+            f"Manner clauses: {cfg['manner_share']:.0%} of the captions of each kind's shortest third of segments end in "
+            "'quickly', of the longest third in 'after wandering'. The hindsight model asked the own missions plainly "
+            "and with each clause (success; mean steps of the successful episodes):",
+            "",
+            "| asked | success | mean steps to success |",
+            "|---|---|---|",
+        ]
+        for r in manner_rows:
+            if not r["model"].startswith(MODEL_NAMES["hindsight"]):
+                continue
+            steps = r.get("mean_steps_success")
+            lines.append(
+                f"| {r['set']} | {r['success']:.2f} [{r['success_ci95'][0]:.2f}, {r['success_ci95'][1]:.2f}] | "
+                + ("—" if steps is None else f"{steps:.1f}")
+                + " |"
+            )
     lines += ["", "Examples of what was asked:", ""]
     for s, texts in results["examples"].items():
         lines.append(f"- {s}: " + "; ".join(f"'{t}'" for t in texts))
@@ -364,6 +421,7 @@ def plot_success(results: dict[str, Any], path: Path) -> None:
         x = np.arange(len(SET_NAMES)) + (m - (len(models) - 1) / 2) * width
         y = np.array([r["success"] for r in rows])
         err = np.array([[r["success"] - r["success_ci95"][0], r["success_ci95"][1] - r["success"]] for r in rows]).T
+        err = np.clip(err, 0.0, None)  # a Wilson bound at 0 or 1 can land a rounding error past it
         ax.bar(x, y, width, yerr=err, capsize=3, label=model)
     ax.set_xticks(np.arange(len(SET_NAMES)), SET_NAMES)
     ax.set_ylabel("success (Wilson 95% CI)")

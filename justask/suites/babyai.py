@@ -83,12 +83,25 @@ _PATTERNS = {
 }
 
 
+MANNERS = ("quickly", "after wandering")  # clauses a caption may end in (``captions.with_manner``)
+
+
+def split_manner(text: str) -> tuple[str, str | None]:
+    """``"go to the red ball quickly"`` -> ``("go to the red ball", "quickly")``; no clause: None."""
+    sentence = " ".join(str(text).lower().strip().rstrip(".").split())
+    for manner in MANNERS:
+        if sentence.endswith(" " + manner):
+            return sentence[: -len(manner) - 1].rstrip(" ,"), manner
+    return sentence, None
+
+
 def parse_instruction(text: str) -> Any:
     """A sentence of BabyAI's grammar (``go to / pick up / open / put .. next to ..`` with
-    ``the|a [colour] key|ball|box|door``) -> a BabyAI ``Instr`` for its verifier."""
+    ``the|a [colour] key|ball|box|door``), optionally ending in a manner clause (``MANNERS``,
+    which the verifier does not check) -> a BabyAI ``Instr`` for its verifier."""
     from minigrid.envs.babyai.core.verifier import GoToInstr, ObjDesc, OpenInstr, PickupInstr, PutNextInstr
 
-    sentence = " ".join(str(text).lower().strip().rstrip(".").split())
+    sentence, _ = split_manner(text)
     for kind, pattern in _PATTERNS.items():
         m = pattern.match(sentence)
         if not m:
@@ -106,7 +119,8 @@ def parse_instruction(text: str) -> Any:
         return {"goto": GoToInstr, "pickup": PickupInstr, "open": OpenInstr}[kind](ObjDesc(obj, colour))
     raise JustAskError(
         f"'{text}' is not an instruction the BabyAI verifier can check (it checks: go to / pick up / open / "
-        "put ... next to ..., about the|a [colour] key|ball|box|door)"
+        "put ... next to ..., about the|a [colour] key|ball|box|door, optionally ending in 'quickly' or "
+        "'after wandering')"
     )
 
 
@@ -141,7 +155,6 @@ class BabyAIEnv(gym.Env):
         self._env = make_level(level, PLAY_STEPS[level] if task == "play" else None, render_mode)
         self.observation_space = gym.spaces.Box(0, 1, (OBS_DIM,), dtype=np.uint8)
         self.action_space = gym.spaces.Discrete(len(ACTIONS))
-        self._rng = np.random.default_rng()
 
     @property
     def level_env(self) -> Any:
@@ -152,8 +165,9 @@ class BabyAIEnv(gym.Env):
         return self._env.mission
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)  # an unseeded reset draws its level from the last seed's stream
         if seed is None:
-            seed = int(self._rng.integers(2**31))
+            seed = int(self.np_random.integers(2**31))
         obs = quiet_reset(self._env, seed)
         text = (options or {}).get("instruction") or self.instructions.get(int(seed))
         if text is not None:

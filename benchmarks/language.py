@@ -48,7 +48,11 @@ def main() -> None:
     for field in dataclasses.fields(LanguageConfig):
         if field.name == "held_out":
             continue
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
+        flag = f"--{field.name.replace('_', '-')}"
+        if isinstance(field.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
+        else:
+            parser.add_argument(flag, type=type(field.default), default=field.default)
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--name", default="")
     parser.add_argument("--out", default=str(ROOT / "results"))

@@ -60,7 +60,8 @@ def main() -> None:
         "",
         f"Command: `{command}` ({result['seconds'] / 60:.1f} min). {args.eval_worlds} fresh worlds per box, argmax "
         "actions. Cells: mean return [bootstrap 95% CI] / success [Wilson 95% CI] / steps acting as the privileged "
-        "expert / steps acting as the expert of the world's twin instead (self-delusion).",
+        "expert / steps acting as the expert of the world's twin instead (self-delusion) / share of episodes with "
+        "more than 20 such steps.",
         "",
         "| model | " + " | ".join(suite.family.box_names) + " |",
         "|---|" + "---|" * len(suite.family.box_names),
@@ -72,6 +73,7 @@ def main() -> None:
             cells.append(
                 f"{r['mean']:.0f} [{r['ci95'][0]:.0f}, {r['ci95'][1]:.0f}] / {r['success']:.2f} "
                 f"[{r['success_ci95'][0]:.2f}, {r['success_ci95'][1]:.2f}] / {r['agreement']:.1%} / {r['twin_share']:.2%}"
+                f" / {r['twin_episodes']:.2f}"
             )
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")

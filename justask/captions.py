@@ -40,7 +40,8 @@ class Event:
     kind: str  # goto | pickup | putnext | open
     caption: str
     objects: tuple[tuple[str, str], ...]  # (colour, type) of every object the caption names
-    start: int  # first step of its segment
+    start: int  # first step of its segment: after the last change to the world
+    after_event: int = -1  # first step after the previous event of any kind (-1: same as start)
 
 
 def _identity(obj: Any) -> tuple[str, str]:
@@ -77,7 +78,7 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
         _check(observations, 0, obs, level, seed)
         counts = _counts(env)
         events: list[Event] = []
-        last_change = 0
+        last_change = last_event = 0
         front = _front(env)
         doors = {id(d): d.is_open for d in ba.objects_in(env) if d.type == "door"}
         for t, action in enumerate(actions):
@@ -112,9 +113,13 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
                 found.insert(0, ("goto", f"go to {_name(now_front, counts)}", (_identity(now_front),)))
             front = now_front
             for kind, caption, objects in found:
-                events.append(Event(step=t, kind=kind, caption=caption, objects=objects, start=last_change))
+                events.append(
+                    Event(t, kind, caption, objects, start=last_change, after_event=max(last_change, last_event))
+                )
             if changed:
                 last_change = t + 1
+            if found:
+                last_event = t + 1
         return events
     finally:
         env.close()
@@ -164,17 +169,23 @@ def held_out_filter(events: Iterable[Event], held_out: Iterable[tuple[str, str]]
     return [e for e in events if not any(obj in banned for obj in e.objects)]
 
 
-def segments(episodes: Episodes, events: Sequence[Sequence[Event]], max_len: int | None = None) -> Episodes:
+def segments(
+    episodes: Episodes, events: Sequence[Sequence[Event]], max_len: int | None = None, goto_from_event: bool = False
+) -> Episodes:
     """One episode per event: its segment's steps, ending (terminated, reward 1) at the event,
     captioned in the metadata (``caption``, ``kind``, ``source``, ``start``). ``max_len``:
-    segments longer than that keep their last ``max_len`` steps."""
+    segments longer than that keep their last ``max_len`` steps. ``goto_from_event``: a "go to"
+    segment starts after the previous event of any kind (the agent coming to face another object
+    ends what it was doing before), not after the last change to the world — so "go to the red
+    ball" is not also shown walking to the objects it faced on the way."""
     pieces = []
     for i, episode_events in enumerate(events):
         if not episode_events:
             continue
         ep = episodes.episode(i)
         for e in episode_events:
-            start = e.start if max_len is None else max(e.start, e.step + 1 - max_len)
+            start = e.after_event if goto_from_event and e.kind == "goto" and e.after_event >= 0 else e.start
+            start = start if max_len is None else max(start, e.step + 1 - max_len)
             n = e.step + 1 - start
             rewards = np.zeros(n, dtype=np.float32)
             rewards[-1] = 1.0

@@ -257,3 +257,25 @@ def test_the_ppo_peer_sees_the_instruction_embedding_and_never_a_held_out_missio
     policy = InstructedSB3Policy(model, {5: "go to the red ball"})
     policy.reset(np.array([0]), np.array([5]))
     assert policy.act(np.zeros((1, ba.OBS_DIM), np.uint8), np.array([0])).shape == (1,)
+
+
+def test_goto_segments_can_start_after_the_previous_event():
+    level = "GoToLocal"
+    data = collect(
+        ba.env_id(level), [(ba.PlayBot(level, 0.0), 4)], num_envs=4, seed=1, progress=False, env_kwargs={"task": "play"}
+    )
+    events = cp.caption_episodes(data)
+    plain = cp.segments(data, events)
+    short = cp.segments(data, events, goto_from_event=True)
+    flat = [e for es in events for e in es]
+    assert sum(e.kind == "goto" and e.after_event > e.start for e in flat) > 0  # some goto follows another event
+    for e, m_plain, m_short in zip(flat, plain.metadata, short.metadata, strict=True):
+        assert m_plain["start"] == e.start
+        if e.kind == "goto":
+            assert m_short["start"] == e.after_event >= e.start
+        else:
+            assert m_short["start"] == e.start
+    for es in events:  # after_event is the step after the previous event, or the last change if later
+        for prev, e in zip(es, es[1:], strict=False):
+            if prev.step < e.step:
+                assert e.after_event == max(e.start, prev.step + 1)

@@ -215,12 +215,15 @@ def evaluate_in_box(
     return row
 
 
-def identification(episodes: Episodes, suite: WorldSuite, box: Any, run: int = 10) -> dict[str, Any]:
+def identification(
+    episodes: Episodes, suite: WorldSuite, box: Any, run: int = 10, twin_episode_steps: int = 20
+) -> dict[str, Any]:
     """How fast the agent identifies its world: per episode, the first step from which its next
     ``run`` actions all equal the privileged expert's (episodes that never get there count as
     their length); its overall agreement with the expert; and ``twin_share``, the share of steps
     on which it acts as the expert of its world's twin would and not as its own world's — the
-    signature of self-delusion (a model sure it is in the other world)."""
+    signature of self-delusion (a model sure it is in the other world); ``twin_episodes``, the share
+    of episodes with more than ``twin_episode_steps`` such steps."""
     labelled = with_expert_labels(episodes, suite.family, suite.labels_for, box)
     agree = labelled.actions == labelled.conditions[EXPERT_ACTION]
     twin = with_expert_labels(episodes, suite.family, lambda o, w: suite.labels_for(o, suite.family.twin(w)), box)
@@ -231,10 +234,12 @@ def identification(episodes: Episodes, suite: WorldSuite, box: Any, run: int = 1
         window = np.convolve(a.astype(int), np.ones(run, dtype=int), mode="valid") if length >= run else np.zeros(0)
         hits = np.flatnonzero(window == run)
         firsts.append(int(hits[0]) if len(hits) else int(length))
+    twin_steps = np.add.reduceat(as_twin.astype(int), labelled.episode_starts) if len(as_twin) else np.zeros(0)
     return {
         "steps_to_agree_median": float(np.median(firsts)),
         "agreement": float(agree.mean()),
         "twin_share": float(as_twin.mean()),
+        "twin_episodes": float((twin_steps > twin_episode_steps).mean()) if len(twin_steps) else 0.0,
     }
 
 

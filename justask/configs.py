@@ -61,6 +61,7 @@ class WorldsDemoConfig:
     noise: str = "0,0.1,0.2,0.3"  # shares of random actions in the data (comma-separated)
     labels: str = "expert"  # actions the models learn: expert (labels on every visited state) or executed
     dagger_rounds: int = 0  # rounds of: history model acts, the expert relabels, retrain on all data
+    mistakes: int = 0  # > 0: in one window of up to this many steps per episode the expert acts for the other wiring (labels stay right)
     dt_steps: int = 2500  # gradient steps of the history DTs
     mlp_steps: int = 2000  # gradient steps of the MLPs (memoryless, oracle)
     context_len: int = 8  # steps the history DT sees

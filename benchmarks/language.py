@@ -63,9 +63,10 @@ def main() -> None:
     if args.merge:
         parts = [json.loads(Path(p).read_text()) for p in args.merge]
         results = {**parts[0], "rows": [r for p in parts for r in p["rows"]]}
+        results["seeds"] = [seed for p in parts for seed in p["seeds"]]
         results["command"] = " ; ".join(p["command"] for p in parts)
         results["seconds"] = max(p["seconds"] for p in parts)
-        results["machine"] = parts[0]["machine"] + " (the runs side by side)"
+        results["machine"] = parts[0]["machine"] + (" (the runs side by side)" if len(parts) > 1 else "")
         write(results, Path(args.out), name)
         print((Path(args.out) / f"{name}.md").read_text())
         return

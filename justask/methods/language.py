@@ -342,7 +342,12 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Play data: {data['play_episodes']} episodes, {data['play_steps']:,} env steps (BabyAI's bot on random missions "
+        (
+            f"Training seeds {results['seeds']}, one play set each; seed {results['seeds'][0]}'s play data: "
+            if len(results.get("seeds", [])) > 1
+            else "Play data: "
+        )
+        + f"{data['play_episodes']} episodes, {data['play_steps']:,} env steps (BabyAI's bot on random missions "
         f"{1 - cfg['noisy_share'] - cfg['random_share']:.0%}, the bot with {cfg['noise']:.0%} random actions "
         f"{cfg['noisy_share']:.0%}, random walks {cfg['random_share']:.0%}); the missions pursued are thrown away. The "
         f"captioner found {data['events']:,} events, kept {data['events_kept']:,} after removing every caption naming a "

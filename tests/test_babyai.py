@@ -184,7 +184,7 @@ def test_demo_language_and_ask_in_plain_english(tmp_path):
     result = CliRunner().invoke(app, [*args, "--no-peer", "--threads", "1"])
     assert result.exit_code == 0, result.output
     report = (out / "report.md").read_text()
-    assert "| hindsight captions (play) |" in report and "instruction BC" not in report
+    assert "| hindsight captions (play), MLP |" in report and "instruction BC" not in report
     assert (out / "success.png").stat().st_size > 0 and (out / "rollout.gif").stat().st_size > 0
     gif = tmp_path / "ask.gif"
     result = CliRunner().invoke(app, ["ask", str(out / "hindsight"), "pick up the blue key", "--gif", str(gif)])

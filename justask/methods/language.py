@@ -371,7 +371,8 @@ def markdown(results: dict[str, Any], command: str) -> str:
         ]
     lines += [
         "",
-        "Hindsight and instruction BC: the same text-conditioned model, conditioned on sentence embeddings of "
+        ("Hindsight and instruction BC: the same" if "demo_steps" in data else "The hindsight model: a")
+        + " text-conditioned model, conditioned on sentence embeddings of "
         f"all-MiniLM-L6-v2 (MLP: 512x512; DT: context {cfg['context_len']}, 128 dims, 2 layers), {cfg['steps']} gradient "
         f"steps, batch {cfg['batch_size']}; argmax actions. Success = BabyAI's verifier of the asked instruction before "
         "the level's time limit, Wilson 95% CIs.",

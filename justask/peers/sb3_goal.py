@@ -18,8 +18,6 @@ every ``eval_every`` env steps while it learns, so the curve is success against 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from justask.errors import JustAskError
+from justask.peers.sb3_peer import import_sb3
 from justask.suites import maze as mz
 
 PEER_NAMES = {"ppo": "PPO (goal in obs)", "sac_her": "SAC+HER"}
@@ -102,15 +101,6 @@ class GoalPeerPolicy:
         return np.asarray(actions, dtype=np.float32)
 
 
-def _sb3() -> Any:
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):  # the old gym package's import notice
-            import stable_baselines3
-    except ImportError as exc:
-        raise JustAskError("the maze peers need stable-baselines3: pip install stable-baselines3") from exc
-    return stable_baselines3
-
-
 def train_goal_peer(
     kind: str,
     maze: str,
@@ -132,7 +122,7 @@ def train_goal_peer(
     mz.env_id(maze)
     if total_steps < 1 or eval_every < 1:
         raise JustAskError("a peer needs total_steps >= 1 and eval_every >= 1")
-    sb3 = _sb3()
+    sb3 = import_sb3("the maze peers")
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
 

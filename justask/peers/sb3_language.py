@@ -15,8 +15,6 @@ Hyperparameters follow the MiniGrid authors' PPO starter settings (``rl-starter-
 
 from __future__ import annotations
 
-import contextlib
-import io
 from typing import Any
 
 import gymnasium as gym
@@ -24,6 +22,7 @@ import numpy as np
 
 from justask.captions import names_pair
 from justask.errors import JustAskError
+from justask.peers.sb3_peer import import_sb3
 from justask.suites import babyai as ba
 from justask.text import EMBEDDING_DIM, TextEncoder, shared_encoder
 
@@ -109,14 +108,13 @@ def train_instruction_ppo(
     """SB3 PPO for ``total_steps`` env steps on the level's own missions (module doc)."""
     if total_steps < 1:
         raise JustAskError(f"PPO needs total_steps >= 1, got {total_steps}")
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):  # the old gym package's import notice
-            from stable_baselines3 import PPO
-            from stable_baselines3.common.env_util import make_vec_env
-    except ImportError as exc:
-        raise JustAskError("the PPO peer needs stable-baselines3: pip install stable-baselines3") from exc
+    sb3 = import_sb3("the PPO peer")
+    from stable_baselines3.common.env_util import make_vec_env
+
     venv = make_vec_env(lambda: InstructionInObservation(level, held_out), n_envs=PPO_ENVS, seed=seed)
-    model = PPO("MlpPolicy", venv, seed=seed, verbose=0, device="cpu", tensorboard_log=tensorboard_log, **PPO_BABYAI)
+    model = sb3.PPO(
+        "MlpPolicy", venv, seed=seed, verbose=0, device="cpu", tensorboard_log=tensorboard_log, **PPO_BABYAI
+    )
     model.learn(total_timesteps=total_steps, progress_bar=False)
     venv.close()
     return model

@@ -82,6 +82,17 @@ def learned_reward_vec_env(
     return LearnedRewardVecEnv(venv)
 
 
+def import_sb3(what: str) -> Any:
+    """``stable_baselines3``, imported without the old gym package's notice on stderr; a clear
+    error naming ``what`` needs it when it is not installed."""
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            import stable_baselines3
+    except ImportError as exc:
+        raise JustAskError(f"{what} needs stable-baselines3: pip install stable-baselines3") from exc
+    return stable_baselines3
+
+
 def train_ppo(
     env_id: str,
     total_steps: int,
@@ -102,12 +113,8 @@ def train_ppo(
     ``absorbing_fn``/``horizon``: see ``learned_reward_vec_env``; ``hyperparameters``: PPO's,
     default the Zoo's LunarLander ones; ``frame_stack`` > 1: the last that many observations side
     by side, SB3's ``VecFrameStack``)."""
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):  # the old gym package's import notice
-            from stable_baselines3 import PPO
-            from stable_baselines3.common.env_util import make_vec_env
-    except ImportError as exc:
-        raise JustAskError("PPO needs stable-baselines3: pip install stable-baselines3") from exc
+    sb3 = import_sb3("PPO")
+    from stable_baselines3.common.env_util import make_vec_env
 
     venv = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
     if frame_stack > 1:
@@ -116,7 +123,7 @@ def train_ppo(
         venv = VecFrameStack(venv, frame_stack)
     if reward_fn is not None:
         venv = learned_reward_vec_env(venv, reward_fn, reward_offset, reward_scale, absorbing_fn, horizon)
-    model = PPO(
+    model = sb3.PPO(
         "MlpPolicy",
         venv,
         seed=seed,

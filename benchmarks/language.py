@@ -64,6 +64,7 @@ def main() -> None:
         parts = [json.loads(Path(p).read_text()) for p in args.merge]
         results = {**parts[0], "rows": [r for p in parts for r in p["rows"]]}
         results["seeds"] = [seed for p in parts for seed in p["seeds"]]
+        results["rules"] = {k: v for p in parts for k, v in p.get("rules", {}).items()}
         results["command"] = " ; ".join(p["command"] for p in parts)
         results["seconds"] = max(p["seconds"] for p in parts)
         results["machine"] = parts[0]["machine"] + (" (the runs side by side)" if len(parts) > 1 else "")
@@ -85,6 +86,7 @@ def main() -> None:
     for seed in args.seeds:
         run = run_language(cfg, Path(args.runs) / name / f"seed{seed}", seed, peer=not args.no_peer, progress=True)
         results.update({k: run[k] for k in ("config", "examples")})
+        results.setdefault("rules", {}).update(run["rules"])
         results.setdefault("data", run["data"])
         results["rows"] += run["rows"]
         results["seeds"].append(seed)

@@ -91,6 +91,15 @@ def test_play_episodes_run_to_the_play_length_without_reward_and_are_captioned()
     np.testing.assert_array_equal(first["actions"], source["actions"][start : start + len(first["actions"])])
 
 
+def test_play_length_sets_the_play_episode_length_and_only_applies_to_play():
+    env = ba.BabyAIEnv("GoToLocal", task="play", play_length=5)
+    env.reset(seed=0)
+    truncated = [env.step(2)[3] for _ in range(5)]
+    assert truncated == [False] * 4 + [True]
+    with pytest.raises(JustAskError, match="play_length"):
+        ba.BabyAIEnv("GoToLocal", task="mission", play_length=5)
+
+
 def test_held_out_filter_removes_every_caption_naming_a_held_out_pair():
     events = [
         cp.Event(0, "goto", "go to the red ball", (("red", "ball"),), 0),
@@ -185,6 +194,7 @@ def test_demo_language_and_ask_in_plain_english(tmp_path):
     assert result.exit_code == 0, result.output
     report = (out / "report.md").read_text()
     assert "| hindsight captions (play), MLP |" in report and "instruction BC" not in report
+    assert "Action rule, each model its better one" in report  # argmax or sample, chosen on validation
     assert (out / "success.png").stat().st_size > 0 and (out / "rollout.gif").stat().st_size > 0
     gif = tmp_path / "ask.gif"
     result = CliRunner().invoke(app, ["ask", str(out / "hindsight"), "pick up the blue key", "--gif", str(gif)])
@@ -254,6 +264,14 @@ def test_the_ppo_peer_sees_the_instruction_embedding_and_never_a_held_out_missio
     sets = lg.asked_sets("GoToLocal", 4, lg.HELD_OUT)
     result = lg.evaluate_asked(model, "GoToLocal", sets["paraphrases"])
     assert result["episodes"] == 4 and 0.0 <= result["success"] <= 1.0
+    sampled = [lg.evaluate_asked(model, "GoToLocal", sets["own missions"], action_rule="sample", seed=3) for _ in "ab"]
+    assert sampled[0] == sampled[1] and sampled[0]["action_rule"] == "sample"  # seeded draws
+    cfg = lg.LanguageConfig(valid_episodes=6)
+    rule, scores = lg.choose_action_rule(model, cfg)
+    assert set(scores) == {"argmax", "sample"} and scores[rule] == max(scores.values())
+    assert lg.choose_action_rule(model, lg.LanguageConfig(action_rule="sample")) == ("sample", {})
+    with pytest.raises(JustAskError, match="action rule"):
+        lg.choose_action_rule(model, lg.LanguageConfig(action_rule="greedy"))
     policy = InstructedSB3Policy(model, {5: "go to the red ball"})
     policy.reset(np.array([0]), np.array([5]))
     assert policy.act(np.zeros((1, ba.OBS_DIM), np.uint8), np.array([0])).shape == (1,)

@@ -23,6 +23,8 @@ from justask.suites import babyai as ba
 from justask.text import shared_encoder
 
 EVAL_SEED = 3_000_000
+VALID_SEED = 5_000_000  # the episodes that choose each model's action rule (none of them evaluated)
+ACTION_RULES = ("argmax", "sample")
 # Six of the 18 colour-object pairs of movable objects; never the target of a training caption.
 HELD_OUT = (("red", "ball"), ("green", "key"), ("blue", "box"), ("purple", "ball"), ("yellow", "key"), ("grey", "box"))
 
@@ -34,12 +36,17 @@ class LanguageConfig:
     noisy_share: float = 0.5  # share of play episodes from the bot with random actions mixed in
     noise: float = 0.25  # the noisy bot's share of random actions
     random_share: float = 0.1  # share of play episodes that are random walks
+    play_length: int = 0  # steps per play episode (0: the level's PLAY_STEPS); shorter = more rooms per env step
     held_out: tuple[tuple[str, str], ...] = HELD_OUT
     kind: str = "mlp"  # mlp or dt
     steps: int = 3000
     batch_size: int = 256
     context_len: int = 8
     eval_episodes: int = 200
+    # argmax, sample, or best: each model's rule chosen on ``valid_episodes`` of own missions apart
+    # from the evaluation seeds (a memoryless policy's argmax can loop where sampling gets out)
+    action_rule: str = "best"
+    valid_episodes: int = 100
     goto_from_event: bool = False  # "go to" segments start after the previous event (captions.segments)
     manner_share: float = 0.0  # > 0: captions get manner clauses ("quickly" / "after wandering"), this share of them
     ppo_budget: float = 0.0  # > 0: the PPO peer, at this multiple of the play data's env steps
@@ -71,7 +78,7 @@ def play_data(cfg: LanguageConfig, seed: int, progress: bool = False) -> Episode
         num_envs=32,
         seed=seed * 1_000_000,
         progress=progress,
-        env_kwargs={"task": "play"},
+        env_kwargs={"task": "play", **({"play_length": cfg.play_length} if cfg.play_length else {})},
         description="play",
     )
 
@@ -200,9 +207,12 @@ def asked_sets(
     }
 
 
-def evaluate_asked(model: Any, level: str, asked_set: dict[str, Any], num_envs: int = 50) -> dict[str, Any]:
+def evaluate_asked(
+    model: Any, level: str, asked_set: dict[str, Any], num_envs: int = 50, action_rule: str = "argmax", seed: int = 0
+) -> dict[str, Any]:
     """Success of ``model`` (a text-conditioned ``PolicyModel`` or the SB3 PPO peer) asked
-    ``asked_set["asked"][i]`` in the episode of ``seeds[i]``."""
+    ``asked_set["asked"][i]`` in the episode of ``seeds[i]``, acting by ``action_rule``
+    (``sample``: draws seeded with ``seed``)."""
     from justask.agent import Agent
     from justask.models.policy import PolicyModel
 
@@ -212,11 +222,18 @@ def evaluate_asked(model: Any, level: str, asked_set: dict[str, Any], num_envs: 
     by_seed = dict(zip(seeds.tolist(), asked_set["asked"], strict=True))
     encoder = shared_encoder()
     if isinstance(model, PolicyModel):
-        agent: Any = Agent(model, None, request_fn=lambda s: encoder.encode([by_seed[int(x)] for x in s]), name="asked")
+        agent: Any = Agent(
+            model,
+            None,
+            request_fn=lambda s: encoder.encode([by_seed[int(x)] for x in s]),
+            name="asked",
+            action_rule=action_rule,
+            seed=seed,
+        )
     else:  # an SB3 model trained with the instruction embedding in its observation
         from justask.peers.sb3_language import InstructedSB3Policy
 
-        agent = InstructedSB3Policy(model, by_seed, name="asked", encoder=encoder)
+        agent = InstructedSB3Policy(model, by_seed, name="asked", encoder=encoder, action_rule=action_rule, seed=seed)
     env_kwargs = {"instructions": asked_set["instructions"]} if asked_set["instructions"] else {}
     # Seeds need not be contiguous (held-out sets skip rooms without the pair): one collect per run
     # of consecutive seeds (collect numbers its episodes seed + j).
@@ -240,7 +257,23 @@ def evaluate_asked(model: Any, level: str, asked_set: dict[str, Any], num_envs: 
         "success_ci95": list(wilson_ci(wins, len(success))),
         "episodes": len(success),
         "mean_steps_success": float(episodes.lengths[success].mean()) if wins else None,
+        "action_rule": action_rule,
     }
+
+
+def choose_action_rule(model: Any, cfg: LanguageConfig, seed: int = 0) -> tuple[str, dict[str, float]]:
+    """``cfg.action_rule``, or for ``best`` the rule with the higher success on
+    ``cfg.valid_episodes`` own missions from ``VALID_SEED`` on (ties: argmax), with both scores."""
+    if cfg.action_rule in ACTION_RULES:
+        return cfg.action_rule, {}
+    if cfg.action_rule != "best":
+        raise JustAskError(f"unknown action rule '{cfg.action_rule}' (choose from argmax, sample, best)")
+    seeds = np.arange(VALID_SEED, VALID_SEED + cfg.valid_episodes)
+    valid = {"seeds": seeds.tolist(), "asked": ba.env_missions(cfg.level, seeds), "instructions": None}
+    scores = {
+        rule: evaluate_asked(model, cfg.level, valid, action_rule=rule, seed=seed)["success"] for rule in ACTION_RULES
+    }
+    return max(ACTION_RULES, key=lambda r: scores[r]), scores
 
 
 # ---- the instruction-following peer ----------------------------------------------------------
@@ -319,20 +352,30 @@ def run_language(
             own = sets["own missions"]
             sets[f"own missions {manner}"] = {**own, "asked": [f"{m} {manner}" for m in own["asked"]]}
             names.append(f"own missions {manner}")
-    rows = []
+    rows, rules = [], {}
     for key, model in models.items():
+        name = MODEL_NAMES[key] + ("" if key == "ppo" else f", {cfg.kind.upper()}")
+        rule, scores = choose_action_rule(model, cfg, seed)
+        rules[name] = {"chosen": rule, "validation_success": scores}
         for set_name in names if key == "hindsight" else SET_NAMES:
             rows.append(
                 {
-                    "model": MODEL_NAMES[key] + ("" if key == "ppo" else f", {cfg.kind.upper()}"),
+                    "model": name,
                     "set": set_name,
                     "seed": seed,
-                    **evaluate_asked(model, cfg.level, sets[set_name]),
+                    **evaluate_asked(model, cfg.level, sets[set_name], action_rule=rule, seed=seed),
                 }
             )
     timings["eval_s"] = round(time.time() - start - sum(timings.values()), 1)
     examples = {name: sets[name]["asked"][:3] for name in names}
-    return {"config": dataclasses.asdict(cfg), "data": data, "rows": rows, "timings": timings, "examples": examples}
+    return {
+        "config": dataclasses.asdict(cfg),
+        "data": data,
+        "rows": rows,
+        "rules": {str(seed): rules},
+        "timings": timings,
+        "examples": examples,
+    }
 
 
 def markdown(results: dict[str, Any], command: str) -> str:
@@ -367,15 +410,17 @@ def markdown(results: dict[str, Any], command: str) -> str:
             f"PPO from scratch (Stable-Baselines3): {data['ppo_steps']:,} env steps on the level's own missions and "
             "reward, the mission's embedding appended to the observation, missions naming a held-out pair skipped "
             "(`justask/peers/sb3_language.py`: the MiniGrid starter settings, 16 envs, 256x256 MLP); asked like the "
-            "others, deterministic actions.",
+            "others.",
         ]
     lines += [
         "",
         ("Hindsight and instruction BC: the same" if "demo_steps" in data else "The hindsight model: a")
         + " text-conditioned model, conditioned on sentence embeddings of "
         f"all-MiniLM-L6-v2 (MLP: 512x512; DT: context {cfg['context_len']}, 128 dims, 2 layers), {cfg['steps']} gradient "
-        f"steps, batch {cfg['batch_size']}; argmax actions. Success = BabyAI's verifier of the asked instruction before "
+        f"steps, batch {cfg['batch_size']}. Success = BabyAI's verifier of the asked instruction before "
         "the level's time limit, Wilson 95% CIs.",
+        "",
+        _rules_line(cfg, results.get("rules", {})),
         "",
         "| model | own missions | held-out compositions | paraphrases |",
         "|---|---|---|---|",
@@ -416,6 +461,27 @@ def markdown(results: dict[str, Any], command: str) -> str:
         lines.append(f"- {s}: " + "; ".join(f"'{t}'" for t in texts))
     lines.append("")
     return "\n".join(lines)
+
+
+def _rules_line(cfg: dict[str, Any], rules: dict[str, dict[str, Any]]) -> str:
+    """How each model chose between argmax and sampled actions, per training seed."""
+    rule = cfg.get("action_rule", "argmax")
+    if rule != "best" or not rules:
+        return f"Every model acts by {rule}."
+    per_model: dict[str, list[str]] = {}
+    for seed, by_model in rules.items():
+        for model, r in by_model.items():
+            v = r["validation_success"]
+            per_model.setdefault(model, []).append(
+                f"seed {seed}: {r['chosen']} (argmax {v['argmax']:.2f}, sample {v['sample']:.2f})"
+            )
+    return (
+        f"Action rule, each model its better one: argmax or sampled actions, chosen per training seed on "
+        f"{cfg.get('valid_episodes')} own-mission episodes apart from the evaluated ones (a memoryless policy's "
+        "argmax can loop where sampling gets out) — "
+        + "; ".join(f"{model}: {', '.join(v)}" for model, v in per_model.items())
+        + "."
+    )
 
 
 def plot_success(results: dict[str, Any], path: Path) -> None:

@@ -76,12 +76,27 @@ class InstructionInObservation(gym.Wrapper):
 
 class InstructedSB3Policy:
     """An SB3 model trained on ``InstructionInObservation`` acting in ``justask/BabyAI-*``: each
-    episode is asked ``asked[seed]``, embedded and appended to every observation."""
+    episode is asked ``asked[seed]``, embedded and appended to every observation. ``action_rule``:
+    ``argmax`` (SB3's deterministic actions) or ``sample`` (from the policy, SB3's generator
+    seeded with ``seed``)."""
 
-    def __init__(self, model: Any, asked: dict[int, str], name: str = "ppo", encoder: TextEncoder | None = None):
+    def __init__(
+        self,
+        model: Any,
+        asked: dict[int, str],
+        name: str = "ppo",
+        encoder: TextEncoder | None = None,
+        action_rule: str = "argmax",
+        seed: int = 0,
+    ):
+        if action_rule not in ("argmax", "sample"):
+            raise JustAskError(f"unknown action rule '{action_rule}' (choose from argmax, sample)")
         self.model, self.asked, self.name = model, {int(k): v for k, v in asked.items()}, name
         self.encoder = encoder or shared_encoder()
-        self.info = {"condition": "instruction embedding in the observation", "action_rule": "argmax"}
+        self.action_rule = action_rule
+        self.info = {"condition": "instruction embedding in the observation", "action_rule": action_rule}
+        if action_rule == "sample":
+            model.set_random_seed(seed)
         self._embeddings: dict[int, np.ndarray] = {}
 
     def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
@@ -93,7 +108,7 @@ class InstructedSB3Policy:
         shown = np.concatenate(
             [np.asarray(observations, dtype=np.float32), np.stack([self._embeddings[int(s)] for s in slots])], axis=1
         )
-        actions, _ = self.model.predict(shown, deterministic=True)
+        actions, _ = self.model.predict(shown, deterministic=self.action_rule == "argmax")
         return np.asarray(actions, dtype=np.int64)
 
 

@@ -9,7 +9,8 @@
   ``options={"instruction": "pick up the blue key"}`` replaces the mission with any instruction in
   the BabyAI grammar that ``parse_instruction`` reads, checked by BabyAI's own verifier — one about
   objects absent from the room is accepted and can never succeed;
-- ``task="play"`` removes reward and termination and fixes the episode length (``PLAY_STEPS``):
+- ``task="play"`` removes reward and termination and fixes the episode length (``PLAY_STEPS``,
+  or ``play_length``):
   data collection, where no mission is pursued on the env's side.
 
 Play data comes from ``PlayBot``: BabyAI's bot pursuing a stream of randomly drawn missions
@@ -145,14 +146,19 @@ class BabyAIEnv(gym.Env):
         task: str = "mission",
         render_mode: str | None = None,
         instructions: dict[int, str] | None = None,
+        play_length: int | None = None,
     ) -> None:
         """``instructions``: per reset seed, an instruction that replaces the level's mission
-        (how a batch of episodes is asked for given instructions)."""
+        (how a batch of episodes is asked for given instructions). ``play_length``: the length of
+        a play episode (default ``PLAY_STEPS[level]``)."""
         if task not in ("mission", "play"):
             raise JustAskError(f"BabyAI task must be 'mission' or 'play', got '{task}'")
+        if play_length is not None and (task != "play" or play_length < 1):
+            raise JustAskError(f"play_length applies to task 'play' and must be >= 1, got {play_length} ({task})")
         self.level, self.task, self.render_mode = level, task, render_mode
         self.instructions = {int(k): str(v) for k, v in (instructions or {}).items()}
-        self._env = make_level(level, PLAY_STEPS[level] if task == "play" else None, render_mode)
+        length = (play_length or PLAY_STEPS[level]) if task == "play" else None
+        self._env = make_level(level, length, render_mode)
         self.observation_space = gym.spaces.Box(0, 1, (OBS_DIM,), dtype=np.uint8)
         self.action_space = gym.spaces.Discrete(len(ACTIONS))
 

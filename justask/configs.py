@@ -121,6 +121,7 @@ class LanguageDemoConfig:
     kind: str = "mlp"  # the text-conditioned model: mlp or dt
     steps: int = 2000  # gradient steps (each model)
     eval_episodes: int = 100  # evaluation episodes per set (own missions, held-out, paraphrases)
+    action_rule: str = "best"  # argmax, sample, or best: each model's better one on as many validation episodes
     peer: bool = True  # also train instruction BC on the bot's demos with true missions (equal env steps)
     threads: int = 2  # CPU threads for torch while training
     gif: bool = True  # render the model asked for a held-out composition

@@ -29,6 +29,8 @@ def run_language_demo(cfg: LanguageDemoConfig) -> dict[str, Any]:
         kind=cfg.kind,
         steps=cfg.steps,
         eval_episodes=cfg.eval_episodes,
+        action_rule=cfg.action_rule,
+        valid_episodes=cfg.eval_episodes,  # each model's action rule chosen on as many episodes apart
         threads=cfg.threads,
     )
     results = run_language(lcfg, out, cfg.seed, peer=cfg.peer, progress=True)
@@ -39,12 +41,13 @@ def run_language_demo(cfg: LanguageDemoConfig) -> dict[str, Any]:
         held = asked_sets(cfg.level, 1, lcfg.held_out)["held-out compositions"]
         text, seed = held["asked"][0], held["seeds"][0]
         model = load_model(out / "hindsight")
+        rule = next(r["chosen"] for name, r in results["rules"][str(cfg.seed)].items() if name.startswith("hindsight"))
         results["gif"] = rollout_gif(
             out / "rollout.gif",
             ba.env_id(cfg.level),
-            model.ask(text=text),
+            model.ask(text=text, action_rule=rule, seed=cfg.seed),
             seed=seed,
-            caption=f"asked: {text}",
+            caption=f"asked: {text} ({rule})",
             reset_options={"instruction": text},
             every=1,
             scale=1.0,

@@ -491,7 +491,7 @@ def plot_success(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     models = list(dict.fromkeys(r["model"] for r in results["rows"]))
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     width = 0.8 / len(models)
     for m, model in enumerate(models):
         rows = [next(r for r in results["rows"] if r["model"] == model and r["set"] == s) for s in SET_NAMES]
@@ -504,7 +504,7 @@ def plot_success(results: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("success (Wilson 95% CI)")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"BabyAI {results['config']['level']}: asked in words")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8)  # below: never over a bar
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

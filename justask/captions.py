@@ -15,7 +15,9 @@ silent wrong caption). Events, each described once when it happens:
 
 Each event's *segment* runs from the step after the last change to the world (a pickup, a drop,
 a door toggled) up to the event, so "pick up the red ball" covers the whole approach to the ball
-and the trajectory starts in a state the instruction makes sense in. Objects are named as BabyAI
+and the trajectory starts in a state the instruction makes sense in. A put-next's segment starts
+where the segment of the pickup of the object it moved starts: "put the red ball next to the
+blue key" covers fetching the ball too, as an agent asked for it (empty-handed) must. Objects are named as BabyAI
 does: "the" when the description is unique in the level, "a" when several objects match.
 """
 
@@ -79,6 +81,7 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
         counts = _counts(env)
         events: list[Event] = []
         last_change = last_event = 0
+        fetch_start = 0  # the segment start of the pickup of what the agent carries
         front = _front(env)
         doors = {id(d): d.is_open for d in ba.objects_in(env) if d.type == "door"}
         for t, action in enumerate(actions):
@@ -113,9 +116,10 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
                 found.insert(0, ("goto", f"go to {_name(now_front, counts)}", (_identity(now_front),)))
             front = now_front
             for kind, caption, objects in found:
-                events.append(
-                    Event(t, kind, caption, objects, start=last_change, after_event=max(last_change, last_event))
-                )
+                start = fetch_start if kind == "putnext" else last_change
+                events.append(Event(t, kind, caption, objects, start=start, after_event=max(last_change, last_event)))
+            if carried is None and env.carrying is not None:
+                fetch_start = last_change
             if changed:
                 last_change = t + 1
             if found:

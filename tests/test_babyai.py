@@ -7,6 +7,7 @@ import pytest
 
 from justask import captions as cp
 from justask.collection import collect
+from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.methods import language as lg
 from justask.suites import babyai as ba
@@ -27,6 +28,28 @@ def _bot_actions(level: str, seed: int, instruction: str, limit: int = 200) -> l
         if terminated:
             return actions
     raise AssertionError(f"the bot did not finish '{instruction}'")
+
+
+def _one_episode(level: str, seed: int, actions: list[int]) -> Episodes:
+    """The episode reset with ``seed`` and played with ``actions`` (play task), as ``Episodes``."""
+    env = ba.BabyAIEnv(level, task="play", play_length=len(actions))
+    obs = [env.reset(seed=seed)[0]] + [env.step(a)[0] for a in actions]
+    n = len(actions)
+    return Episodes.from_episode_list(
+        [
+            {
+                "observations": np.stack(obs),
+                "actions": np.array(actions),
+                "rewards": np.zeros(n, np.float32),
+                "terminations": np.zeros(n, bool),
+                "truncations": np.arange(n) == n - 1,
+                "metadata": {"seed": seed},
+            }
+        ],
+        env.observation_space,
+        env.action_space,
+        env_id=ba.env_id(level),
+    )
 
 
 def _unique_pair(level: str, seed: int) -> tuple[tuple[str, str], tuple[str, str]]:
@@ -52,7 +75,10 @@ def test_captioner_describes_a_scripted_put_next_once_with_the_right_objects():
     pick = next(e for e in events if e.kind == "pickup")
     assert put.step == len(actions) - 1  # the last action is the drop that did it
     assert put.objects == ((ca, ta), (cb, tb))
-    assert put.start == pick.step + 1  # the put's segment starts after the pickup
+    assert put.start == pick.start == 0  # the put's segment covers fetching the object (from empty hands)
+    segment = cp.segments(_one_episode(level, seed, actions), [events])
+    put_segment = segment.episode([m["caption"] for m in segment.metadata].index(instruction))
+    assert ba.ACTIONS.index("pickup") in put_segment["actions"].tolist()
     # the approach to the object: it was faced (go to) before it was picked up, in the same segment
     go = [e for e in events if e.caption == f"go to the {ca} {ta}" and e.step < pick.step]
     assert go and go[-1].start == pick.start == 0

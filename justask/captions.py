@@ -44,6 +44,7 @@ class Event:
     objects: tuple[tuple[str, str], ...]  # (colour, type) of every object the caption names
     start: int  # first step of its segment: after the last change to the world
     after_event: int = -1  # first step after the previous event of any kind (-1: same as start)
+    before_drop: int = -1  # first step after the last change that was not a drop (-1: same as start)
 
 
 def _identity(obj: Any) -> tuple[str, str]:
@@ -82,6 +83,7 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
         events: list[Event] = []
         last_change = last_event = 0
         fetch_start = 0  # the segment start of the pickup of what the agent carries
+        last_kept = 0  # the step after the last change that was not a drop
         front = _front(env)
         doors = {id(d): d.is_open for d in ba.objects_in(env) if d.type == "door"}
         for t, action in enumerate(actions):
@@ -117,11 +119,14 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
             front = now_front
             for kind, caption, objects in found:
                 start = fetch_start if kind == "putnext" else last_change
-                events.append(Event(t, kind, caption, objects, start=start, after_event=max(last_change, last_event)))
+                after = max(last_change, last_event)
+                events.append(Event(t, kind, caption, objects, start=start, after_event=after, before_drop=last_kept))
             if carried is None and env.carrying is not None:
                 fetch_start = last_change
             if changed:
                 last_change = t + 1
+                if not (carried is not None and env.carrying is None):
+                    last_kept = t + 1
             if found:
                 last_event = t + 1
         return events
@@ -174,14 +179,21 @@ def held_out_filter(events: Iterable[Event], held_out: Iterable[tuple[str, str]]
 
 
 def segments(
-    episodes: Episodes, events: Sequence[Sequence[Event]], max_len: int | None = None, goto_from_event: bool = False
+    episodes: Episodes,
+    events: Sequence[Sequence[Event]],
+    max_len: int | None = None,
+    goto_from_event: bool = False,
+    pickup_across_drop: bool = False,
 ) -> Episodes:
     """One episode per event: its segment's steps, ending (terminated, reward 1) at the event,
     captioned in the metadata (``caption``, ``kind``, ``source``, ``start``). ``max_len``:
     segments longer than that keep their last ``max_len`` steps. ``goto_from_event``: a "go to"
     segment starts after the previous event of any kind (the agent coming to face another object
     ends what it was doing before), not after the last change to the world — so "go to the red
-    ball" is not also shown walking to the objects it faced on the way."""
+    ball" is not also shown walking to the objects it faced on the way. ``pickup_across_drop``: a
+    "pick up" segment reaches back over drops to the last other change, so it shows putting down
+    what the agent held before fetching what it was asked for (an agent that picked up the wrong
+    object sees how to recover)."""
     pieces = []
     for i, episode_events in enumerate(events):
         if not episode_events:
@@ -189,6 +201,8 @@ def segments(
         ep = episodes.episode(i)
         for e in episode_events:
             start = e.after_event if goto_from_event and e.kind == "goto" and e.after_event >= 0 else e.start
+            if pickup_across_drop and e.kind == "pickup" and e.before_drop >= 0:
+                start = min(start, e.before_drop)
             start = start if max_len is None else max(start, e.step + 1 - max_len)
             n = e.step + 1 - start
             rewards = np.zeros(n, dtype=np.float32)

@@ -323,3 +323,27 @@ def test_goto_segments_can_start_after_the_previous_event():
         for prev, e in zip(es, es[1:], strict=False):
             if prev.step < e.step:
                 assert e.after_event == max(e.start, prev.step + 1)
+
+
+def test_pickup_segments_can_reach_back_over_a_drop():
+    level = "PickupLoc"
+    data = collect(
+        ba.env_id(level), [(ba.PlayBot(level, 0.0), 8)], num_envs=4, seed=2, progress=False, env_kwargs={"task": "play"}
+    )
+    events = cp.caption_episodes(data)
+    pickups = [e for es in events for e in es if e.kind == "pickup"]
+    assert all(0 <= e.before_drop <= e.start for e in pickups)
+    across = [e for e in pickups if e.before_drop < e.start]
+    assert across  # some pickup followed a drop
+    plain = cp.segments(data, events)
+    reaching = cp.segments(data, events, pickup_across_drop=True)
+    drop = ba.ACTIONS.index("drop")
+    kinds = [m["kind"] for m in plain.metadata]
+    for i, kind in enumerate(kinds):
+        a, b = plain.episode(i), reaching.episode(i)
+        if kind != "pickup":
+            assert a["metadata"]["start"] == b["metadata"]["start"]
+            continue
+        assert b["metadata"]["start"] <= a["metadata"]["start"]
+        np.testing.assert_array_equal(b["actions"][-len(a["actions"]) :], a["actions"])
+    assert any(drop in reaching.episode(i)["actions"].tolist() for i, k in enumerate(kinds) if k == "pickup")

@@ -48,6 +48,7 @@ class LanguageConfig:
     action_rule: str = "best"
     valid_episodes: int = 100
     goto_from_event: bool = False  # "go to" segments start after the previous event (captions.segments)
+    pickup_across_drop: bool = False  # "pick up" segments reach back over drops (captions.segments)
     manner_share: float = 0.0  # > 0: captions get manner clauses ("quickly" / "after wandering"), this share of them
     ppo_budget: float = 0.0  # > 0: the PPO peer, at this multiple of the play data's env steps
     threads: int = 2
@@ -89,13 +90,14 @@ def captioned(
     manner_share: float = 0.0,
     seed: int = 0,
     goto_from_event: bool = False,
+    pickup_across_drop: bool = False,
 ) -> tuple[Episodes, dict[str, Any]]:
     """Segments of ``data`` with their captions' embeddings as the ``caption`` text condition
     (``manner_share`` > 0: with manner clauses, ``captions.with_manner``)."""
     events = cp.caption_episodes(data)
     n_all = sum(len(e) for e in events)
     kept = [cp.held_out_filter(e, held_out) for e in events]
-    segmented = cp.segments(data, kept, goto_from_event=goto_from_event)
+    segmented = cp.segments(data, kept, goto_from_event=goto_from_event, pickup_across_drop=pickup_across_drop)
     if manner_share > 0:
         segmented = cp.with_manner(segmented, manner_share, seed)
     info = {
@@ -329,7 +331,7 @@ def run_language(
     timings: dict[str, float] = {}
     play = play_data(cfg, seed, progress)
     timings["play_s"] = round(time.time() - start, 1)
-    segmented, info = captioned(play, cfg.held_out, cfg.manner_share, seed, cfg.goto_from_event)
+    segmented, info = captioned(play, cfg.held_out, cfg.manner_share, seed, cfg.goto_from_event, cfg.pickup_across_drop)
     timings["captions_s"] = round(time.time() - start - sum(timings.values()), 1)
     models = {"hindsight": train_text_model(segmented, cfg, out / "hindsight", seed)}
     timings["train_s"] = round(time.time() - start - sum(timings.values()), 1)

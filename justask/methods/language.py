@@ -397,7 +397,9 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"{cfg['noisy_share']:.0%}, random walks {cfg['random_share']:.0%}); the missions pursued are thrown away. The "
         f"captioner found {data['events']:,} events, kept {data['events_kept']:,} after removing every caption naming a "
         f"held-out pair ({', '.join(f'{c} {o}' for c, o in cfg['held_out'])}): {data['segments']:,} captioned segments, "
-        f"{data['unique_captions']} distinct captions ({', '.join(f'{k} {v}' for k, v in data['kinds'].items())}).",
+        f"{data['unique_captions']} distinct captions ({', '.join(f'{k} {v}' for k, v in data['kinds'].items())})."
+        + ("" if not cfg.get("pickup_across_drop") else " 'Pick up' segments reach back over drops.")
+        + ("" if not cfg.get("goto_from_event") else " 'Go to' segments start after the previous event."),
     ]
     if "demo_steps" in data:
         lines += [

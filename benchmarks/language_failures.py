@@ -1,0 +1,112 @@
+"""Where a text-conditioned BabyAI model fails: its own missions, one episode at a time, with what
+happened in each failed one — looping (few distinct agent states), picking up a wrong object, never
+picking anything up — split by whether the mission names its object by location.
+
+    .venv/bin/python benchmarks/language_failures.py --level PickupLoc --action-rule sample \
+        --model hindsight=runs/benchmarks/language/language_pickuploc/seed0/hindsight
+
+Writes ``benchmarks/results/language_failures_<level>.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+
+LOCATIONS = ("in front of you", "on your left", "on your right", "behind you")
+LOOP_STATES = 12  # a failed episode visiting fewer distinct (position, direction) states loops
+
+
+def diagnose(run: str, level: str, episodes: int, action_rule: str, seed: int) -> dict[str, Any]:
+    from justask.checkpoint import load_model
+    from justask.methods.language import EVAL_SEED
+    from justask.suites import babyai as ba
+
+    model = load_model(run)
+    env = ba.BabyAIEnv(level)
+    counts: Counter = Counter()
+    for k in range(episodes):
+        obs, info = env.reset(seed=EVAL_SEED + k)
+        mission = info["mission"]
+        agent = model.ask(text=mission, action_rule=action_rule, seed=seed + k)
+        agent.reset(np.array([0]), np.array([EVAL_SEED + k]))
+        level_env = env.level_env
+        states, first_pick, reward, done = set(), None, 0.0, False
+        while not done:
+            action = int(agent.act(obs[None], np.array([0]))[0])
+            states.add((tuple(level_env.agent_pos), level_env.agent_dir))
+            held = level_env.carrying
+            obs, reward, terminated, truncated, _ = env.step(action)
+            if held is None and level_env.carrying is not None and first_pick is None:
+                first_pick = (level_env.carrying.color, level_env.carrying.type)
+            done = terminated or truncated
+        group = "location" if any(loc in mission for loc in LOCATIONS) else "plain"
+        counts[f"{group} episodes"] += 1
+        if reward > 0:
+            counts[f"{group} successes"] += 1
+            continue
+        counts[f"{group} failures"] += 1
+        if len(states) < LOOP_STATES:
+            counts[f"{group} failures looping (< {LOOP_STATES} states)"] += 1
+        counts[f"{group} failures " + ("after a wrong pickup" if first_pick else "without a pickup")] += 1
+    env.close()
+    return dict(sorted(counts.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--level", default="PickupLoc")
+    parser.add_argument("--model", action="append", required=True, help="NAME=RUN_DIR (repeatable)")
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--action-rule", action="append", default=None, help="argmax and/or sample")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(ROOT / "results"))
+    args = parser.parse_args()
+    rules = args.action_rule or ["sample"]
+    rows = []
+    for spec in args.model:
+        name, run = spec.split("=", 1)
+        for rule in rules:
+            rows.append(
+                {
+                    "model": name,
+                    "run": run,
+                    "action_rule": rule,
+                    **diagnose(run, args.level, args.episodes, rule, args.seed),
+                }
+            )
+    command = "python benchmarks/language_failures.py " + " ".join(sys.argv[1:])
+    out = Path(args.out)
+    (out / f"language_failures_{args.level.lower()}.json").write_text(
+        json.dumps({"command": command, "rows": rows}, indent=2) + "\n"
+    )
+    keys = sorted({k for r in rows for k in r if k not in ("model", "run", "action_rule")})
+    lines = [
+        f"# Where the text-conditioned models fail on BabyAI {args.level}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"The level's own missions, seeds {3_000_000}..{3_000_000 + args.episodes - 1} (the benchmark's own-mission set); "
+        f"a failure 'loops' when the agent visited fewer than {LOOP_STATES} distinct (position, direction) states; "
+        "'location' missions name the object by where it is ('the key on your left').",
+        "",
+        "| model | rule | " + " | ".join(keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['action_rule']} | " + " | ".join(str(r.get(k, 0)) for k in keys) + " |")
+    (out / f"language_failures_{args.level.lower()}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

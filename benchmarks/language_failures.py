@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections import Counter
 from pathlib import Path
@@ -84,7 +85,7 @@ def main() -> None:
                     **diagnose(run, args.level, args.episodes, rule, args.seed),
                 }
             )
-    command = "python benchmarks/language_failures.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/language_failures.py " + shlex.join(sys.argv[1:])
     out = Path(args.out)
     (out / f"language_failures_{args.level.lower()}.json").write_text(
         json.dumps({"command": command, "rows": rows}, indent=2) + "\n"

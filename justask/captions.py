@@ -17,8 +17,8 @@ Each event's *segment* runs from the step after the last change to the world (a 
 a door toggled) up to the event, so "pick up the red ball" covers the whole approach to the ball
 and the trajectory starts in a state the instruction makes sense in. A put-next's segment starts
 where the segment of the pickup of the object it moved starts: "put the red ball next to the
-blue key" covers fetching the ball too, as an agent asked for it (empty-handed) must. Objects are named as BabyAI
-does: "the" when the description is unique in the level, "a" when several objects match.
+blue key" covers fetching the ball too, as an agent asked for it (empty-handed) must. Objects are
+named as BabyAI does: "the" when the description is unique in the level, "a" when several match.
 """
 
 from __future__ import annotations

@@ -18,13 +18,13 @@ from justask import captions as cp
 from justask.collection import collect
 from justask.episodes import Episodes
 from justask.errors import JustAskError
+from justask.models.policy import ACTION_RULES
 from justask.stats import wilson_ci
 from justask.suites import babyai as ba
 from justask.text import shared_encoder
 
 EVAL_SEED = 3_000_000
 VALID_SEED = 5_000_000  # the episodes that choose each model's action rule (none of them evaluated)
-ACTION_RULES = ("argmax", "sample")
 # Six of the 18 colour-object pairs of movable objects; never the target of a training caption.
 HELD_OUT = (("red", "ball"), ("green", "key"), ("blue", "box"), ("purple", "ball"), ("yellow", "key"), ("grey", "box"))
 

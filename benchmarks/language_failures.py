@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "results"))
     args = parser.parse_args()
+    from justask.methods.language import EVAL_SEED
+
     rules = args.action_rule or ["sample"]
     rows = []
     for spec in args.model:
@@ -96,7 +98,7 @@ def main() -> None:
         "",
         f"Command: `{command}`",
         "",
-        f"The level's own missions, seeds {3_000_000}..{3_000_000 + args.episodes - 1} (the benchmark's own-mission set); "
+        f"The level's own missions, seeds {EVAL_SEED}..{EVAL_SEED + args.episodes - 1} (the benchmark's own-mission set); "
         f"a failure 'loops' when the agent visited fewer than {LOOP_STATES} distinct (position, direction) states; "
         "'location' missions name the object by where it is ('the key on your left').",
         "",

@@ -14,7 +14,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from justask import cpu_math
+
 __version__ = "0.1.0"
+
+# The one import-time effect: reproducible CPU arithmetic (see justask.cpu_math for why).
+cpu_math.pin()
 
 _EXPORTS = {
     "Episodes": "justask.episodes",

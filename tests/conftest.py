@@ -8,6 +8,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+import justask  # noqa: E402, F401  (before any torch arithmetic: it pins reproducible CPU math)
+
 torch.set_num_threads(1)
 
 

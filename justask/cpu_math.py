@@ -1,0 +1,64 @@
+"""Reproducible CPU arithmetic: one seed gives the same weights on any x86-64 CPU with AVX2.
+
+Why: MKL chooses its matrix-product kernels by CPU (AVX2, AVX-512, AMX) and thread count, and
+ATen's vectorised kernels sum in chunks of the CPU's vector width; each choice adds floats in
+another order. Training amplifies last-bit differences into different models. Measured on the quick
+demo's RvS MLP, asked for the data's 95th-percentile return (same code, same seed, same data):
+138.1 on the machine that recorded it, 78.6 on an AVX-512 machine, 92.7 there with MKL's AVX2 path
+and 107.2 with one thread instead of two. MKL's conditional numerical reproducibility mode
+(``MKL_CBWR=AVX2,STRICT``: one code path, results independent of the thread count) and ATen's AVX2
+kernels remove both choices; the cost measured on 2 cores was within run-to-run noise for the
+demo's MLP and DT. The remaining thread-dependent sum (LayerNorm's weight gradient) is handled in
+``justask.models.dt``.
+
+``pin`` runs when ``justask`` is imported, before torch does any arithmetic; both variables are
+read lazily, so it takes effect even if torch was imported first, as long as no matrix product has
+run yet. A variable the user set is left alone; ``JUSTASK_CPU_MATH=native`` turns the pin off (the
+CPU's fastest kernels, results tied to the machine). Not x86-64, or no AVX2: nothing is pinned.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+PINNED = {"MKL_CBWR": "AVX2,STRICT", "ATEN_CPU_CAPABILITY": "avx2"}
+OPT_OUT = "JUSTASK_CPU_MATH"
+
+
+def _has_avx2() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return " avx2 " in f" {line.split(':', 1)[1].strip()} "
+    except OSError:
+        pass
+    return False
+
+
+def pin() -> dict[str, str]:
+    """Set the reproducible-math variables that are not set yet; returns what it set."""
+    if os.environ.get(OPT_OUT, "").lower() == "native":
+        return {}
+    if platform.machine().lower() not in ("x86_64", "amd64") or not _has_avx2():
+        return {}
+    changed = {}
+    for name, value in PINNED.items():
+        if name not in os.environ:
+            os.environ[name] = value
+            changed[name] = value
+    return changed
+
+
+def state() -> dict[str, Any]:
+    """How this process computes on the CPU, for a run's provenance."""
+    import torch
+
+    return {
+        "mkl_cbwr": os.environ.get("MKL_CBWR"),
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+    }

@@ -28,7 +28,7 @@ def run(mode: str, out: Path, steps: int, placement: str, compile: bool) -> None
     import torch
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from justask import TrainConfig, collect, model_config_for, return_to_go, train
+    from justask import ModelConfig, TrainConfig, collect, return_to_go, train
     from justask.minari_io import load_minari, save_minari
     from justask.suites.lunar_lander import demo_population
 
@@ -40,10 +40,8 @@ def run(mode: str, out: Path, steps: int, placement: str, compile: bool) -> None
         with contextlib.suppress(ImportError):
             save_minari(episodes, cached)
     data = return_to_go(episodes, scale=100)
-    config = model_config_for(
-        data,
-        "dt",
-        "return_to_go",
+    config = ModelConfig(
+        kind="dt",
         context_len=20,
         n_layer=3,
         d_model=128,
@@ -63,7 +61,7 @@ def run(mode: str, out: Path, steps: int, placement: str, compile: bool) -> None
     )
     label = mode + ("" if placement == "device" else f"-{placement}") + ("-compile" if compile else "")
     run_dir = out / f"run-{label}"
-    train(data, config, cfg, run_dir)
+    train(data, config, cfg, run_dir, condition="return_to_go")
     import os
 
     if os.environ.get("RANK", "0") != "0":

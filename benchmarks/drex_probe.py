@@ -1,6 +1,10 @@
 """Where does a D-REX run's learned reward put its highest values? Writes JSON + Markdown.
 
-    .venv/bin/python benchmarks/drex_probe.py runs/bench-drex/LunarLander-v3-seed0
+    .venv/bin/python benchmarks/drex_probe.py runs/benchmarks/drex_benchmark --seed 0
+    .venv/bin/python benchmarks/drex_probe.py runs/benchmarks/drex_benchmark/seed0   # the same
+
+RUN is a D-REX recipe run (``benchmarks/run.py drex --preset benchmark``, ``justask demo drex``)
+or one of its seed folders; the results are ``benchmarks/results/drex_probe_<env>-seed<N>.{json,md}``.
 
 Scores 100,000 LunarLander states drawn uniformly from a box (x, y, speeds, angle, angular speed,
 leg contacts) with the run's saved reward, and compares the 1,000 highest-scored ones with calm
@@ -9,6 +13,7 @@ flight (upright, slow, over the pad): r̂ and the ensemble's spread (mean minus 
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -25,9 +30,32 @@ LOW = np.array([-1, -0.1, -2, -2, -3, -5, 0, 0])
 HIGH = np.array([1, 2, 2, 1, 3, 5, 1, 1])
 
 
+def seed_folder(path: Path, seed: int | None) -> tuple[Path, str, int]:
+    """The seed folder of a D-REX run (its reward is ``reward/``), the run's env and the seed."""
+    from justask.checkpoint import read_run_config
+    from justask.errors import JustAskError
+
+    if (path / "reward").is_dir() and path.name.startswith("seed"):
+        run, seed = path.parent, int(path.name.removeprefix("seed"))
+    else:
+        run, seed = path, 0 if seed is None else seed
+    config = read_run_config(run, "recipe", "a D-REX recipe run")
+    if config.get("recipe") != "drex":
+        raise JustAskError(f"{run} is a '{config.get('recipe')}' recipe run, not a D-REX run")
+    folder = run / f"seed{seed}"
+    if not (folder / "reward").is_dir():
+        raise JustAskError(f"{run} has no learned reward for seed {seed} ({folder / 'reward'} not found)")
+    return folder, config["config"]["env_id"], seed
+
+
 def main() -> None:
-    run = Path(sys.argv[1])
-    reward = LearnedReward.load(run / "reward")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a D-REX recipe run folder, or one of its seed<N> folders")
+    parser.add_argument("--seed", type=int, default=None, help="which seed of the run (default 0)")
+    parser.add_argument("--results", default=str(ROOT / "results"), help="folder for the JSON and Markdown")
+    args = parser.parse_args()
+    folder, env_id, seed = seed_folder(Path(args.run), args.seed)
+    reward = LearnedReward.load(folder / "reward")
     rng = np.random.default_rng(0)
     states = rng.uniform(LOW, HIGH, (100_000, 8)).astype(np.float32)
     states[:, 6:] = np.round(states[:, 6:])
@@ -41,7 +69,6 @@ def main() -> None:
     from justask.policies import RandomPolicy
     from justask.suites.lunar_lander import LunarLanderExpert
 
-    env_id = json.loads((run / "config.json").read_text())["drex"]["env_id"]
     continuous = "Continuous" in env_id
     import gymnasium as gym
 
@@ -75,11 +102,12 @@ def main() -> None:
         "endings": endings,
         "landed_at_rest": float(reward.predict(np.array([[0, 0, 0, 0, 0, 0, 1, 1]], dtype=np.float32))[0]),
     }
-    out = ROOT / "results" / f"drex_probe_{run.name}"
+    out = Path(args.results) / f"drex_probe_{env_id}-seed{seed}"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     t, a, c = report["top_1000"], report["all_states"], report["calm_flight"]
     lines = [
-        f"# Where the learned reward of `{run}` is highest",
+        f"# Where the learned reward of `{folder}` is highest",
         "",
         f"Command: `{report['command']}`",
         "",
@@ -103,4 +131,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from justask.errors import JustAskError
+
+    try:
+        main()
+    except JustAskError as exc:
+        print(f"justask: error: {exc}", file=sys.stderr)
+        sys.exit(2)

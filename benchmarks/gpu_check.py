@@ -31,7 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
-from justask import Episodes, collect, evaluate, model_config_for, return_to_go, train  # noqa: E402
+from justask import Episodes, ModelConfig, ask, collect, evaluate, return_to_go, train  # noqa: E402
 from justask.configs import TrainConfig  # noqa: E402
 from justask.policies import RandomPolicy, noisy  # noqa: E402
 from justask.sampler import SegmentSampler  # noqa: E402
@@ -87,12 +87,12 @@ def end_to_end(device: str, smoke: bool, workdir: Path) -> dict:
         name = f"{kind}-{condition or 'bc'}"
         cfg = TrainConfig(steps=steps, batch_size=64 if kind == "dt" else 256, device=device, progress=False)
         t0 = time.perf_counter()
-        model = train(data, model_config_for(data, kind, condition, **arch), cfg, workdir / name)
+        model = train(data, ModelConfig(kind=kind, **arch), cfg, workdir / name, condition=condition)
         train_s = time.perf_counter() - t0
-        spec = model.config.condition
-        asks = [None] if spec is None else [spec.scale * float(np.ravel(spec.best)[0]), 100.0, 500.0]
+        spec = model.io.condition
+        asks = [None] if spec is None else [float(spec.best[0]), 100.0, 500.0]
         for asked in asks:
-            agent = model.ask() if asked is None else model.ask(return_to_go=asked)
+            agent = ask(model) if asked is None else ask(model, return_to_go=asked)
             t0 = time.perf_counter()
             result = evaluate("CartPole-v1", agent, episodes=eval_episodes, num_envs=eval_episodes, progress=False)
             out["agents"].append(
@@ -115,10 +115,10 @@ def resume_check(data: Episodes, device: str, smoke: bool, workdir: Path) -> dic
     steps = 100 if smoke else 400
     cfg = TrainConfig(steps=steps, batch_size=64, device=device, progress=False, checkpoint_every=steps // 2)
     arch = {"context_len": 10, "n_layer": 2, "d_model": 64, "condition_token": False, "action_tokens": False}
-    whole = train(data, model_config_for(data, "dt", "return_to_go", **arch), cfg, workdir / "whole")
-    mc = model_config_for(data, "dt", "return_to_go", **arch)
-    train(data, mc, cfg, workdir / "killed", stop_at=steps // 2)
-    resumed = train(data, mc, cfg, workdir / "killed", resume=True)
+    mc = ModelConfig(kind="dt", **arch)
+    whole = train(data, mc, cfg, workdir / "whole", condition="return_to_go")
+    train(data, mc, cfg, workdir / "killed", condition="return_to_go", stop_at=steps // 2)
+    resumed = train(data, mc, cfg, workdir / "killed", condition="return_to_go", resume=True)
     diffs = [
         float((a.float() - b.float()).abs().max())
         for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True)
@@ -127,15 +127,15 @@ def resume_check(data: Episodes, device: str, smoke: bool, workdir: Path) -> dic
 
 
 def batched_agent_check(data: Episodes, device: str, workdir: Path) -> dict:
-    from justask.checkpoint import load_model
+    from justask.models import load_model
 
     model = load_model(workdir / "dt-return_to_go", device=device)
     rng = np.random.default_rng(0)
     n, steps = 8, 30
     obs = rng.normal(size=(steps, n, 4)).astype(np.float32)
     rewards = np.ones(n, dtype=np.float32)
-    batched = model.ask(return_to_go=300)
-    singles = [model.ask(return_to_go=300) for _ in range(n)]
+    batched = ask(model, return_to_go=300)
+    singles = [ask(model, return_to_go=300) for _ in range(n)]
     all_slots = np.arange(n)
     batched.reset(all_slots)
     for s in singles:
@@ -194,7 +194,7 @@ def throughput(device: str, smoke: bool) -> list[dict]:
     rows = []
     for name, arch, batch in configs:
         for bf16 in (True, False) if dev.type == "cuda" else (False,):
-            mc = model_config_for(episodes, "dt", "return_to_go", **arch)
+            mc = ModelConfig(kind="dt", **arch)
             cfg = TrainConfig(batch_size=batch, device=device, bf16=bf16)
             rows.append(_time_steps(episodes, mc, cfg, dev, name, 5 if smoke else 200))
     return rows
@@ -206,9 +206,9 @@ def _time_steps(
     from justask.models.policy import PolicyModel
 
     torch.manual_seed(0)
-    model = PolicyModel(mc).to(dev)
+    model = PolicyModel.for_episodes(episodes, mc, "return_to_go").to(dev)
     loss_fn = model.loss if compile_mode is None else torch.compile(model.loss, mode=compile_mode)
-    sampler = SegmentSampler(episodes, mc, dev)
+    sampler = SegmentSampler(episodes, model.io, mc.context_len, dev)
     optimizer = make_optimizer(model, cfg, dev)
     generator = torch.Generator(device=dev)
     generator.manual_seed(1)
@@ -227,7 +227,7 @@ def _time_steps(
     warmup_s = time.perf_counter() - t_warm
     t0 = time.perf_counter()
     for _ in range(steps):
-        loss = step()
+        values = step()
     _sync(dev)
     elapsed = time.perf_counter() - t0
     return {
@@ -240,7 +240,7 @@ def _time_steps(
         "steps_per_s": round(steps / elapsed, 1),
         "samples_per_s": round(steps * cfg.batch_size / elapsed),
         "peak_memory_mib": round(torch.cuda.max_memory_allocated(dev) / 2**20) if dev.type == "cuda" else None,
-        "final_loss": float(loss.detach()),
+        "final_loss": float(values["loss"]),
     }
 
 
@@ -248,7 +248,7 @@ def compile_probe(device: str, smoke: bool) -> list[dict]:
     """The standard DT config's training step, eager vs torch.compile modes (issue: fastest trainer)."""
     episodes = synthetic_episodes(*((20, 50) if smoke else (2000, 200)))
     dev = resolve_device(device)
-    mc = model_config_for(episodes, "dt", "return_to_go", context_len=20, n_layer=3, d_model=128)
+    mc = ModelConfig(kind="dt", context_len=20, n_layer=3, d_model=128)
     modes = [None, "default"] if smoke else [None, "default", "reduce-overhead"]
     rows = []
     for batch in (64, 2048) if not smoke else (16,):

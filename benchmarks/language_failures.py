@@ -3,7 +3,9 @@ happened in each failed one — looping (few distinct agent states), picking up 
 picking anything up — split by whether the mission names its object by location.
 
     .venv/bin/python benchmarks/language_failures.py --level PickupLoc --action-rule sample \
-        --model hindsight=runs/benchmarks/language/language_pickuploc/seed0/hindsight
+        --model hindsight=runs/benchmarks/language_pickuploc/seed0/hindsight
+
+(the models of ``python benchmarks/run.py language --preset pickuploc``).
 
 Writes ``benchmarks/results/language_failures_<level>.{json,md}``.
 """
@@ -11,8 +13,8 @@ Writes ``benchmarks/results/language_failures_<level>.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -28,8 +30,9 @@ LOOP_STATES = 12  # a failed episode visiting fewer distinct (position, directio
 
 
 def diagnose(run: str, level: str, episodes: int, action_rule: str, seed: int) -> dict[str, Any]:
-    from justask.checkpoint import load_model
-    from justask.methods.language import EVAL_SEED
+    from justask.asking import ask
+    from justask.models import load_model
+    from justask.recipes.language import EVAL_SEED
     from justask.suites import babyai as ba
 
     model = load_model(run)
@@ -38,7 +41,7 @@ def diagnose(run: str, level: str, episodes: int, action_rule: str, seed: int) -
     for k in range(episodes):
         obs, info = env.reset(seed=EVAL_SEED + k)
         mission = info["mission"]
-        agent = model.ask(text=mission, action_rule=action_rule, seed=seed + k)
+        agent = ask(model, text=mission, action_rule=action_rule, seed=seed + k)
         agent.reset(np.array([0]), np.array([EVAL_SEED + k]))
         level_env = env.level_env
         states, first_pick, reward, done = set(), None, 0.0, False
@@ -63,6 +66,25 @@ def diagnose(run: str, level: str, episodes: int, action_rule: str, seed: int) -
     return dict(sorted(counts.items()))
 
 
+def markdown(rows: list[dict[str, Any]], level: str, episodes: int) -> str:
+    from justask.recipes.language import EVAL_SEED
+
+    keys = sorted({k for r in rows for k in r if k not in ("model", "run", "action_rule")})
+    lines = [
+        f"# Where the text-conditioned models fail on BabyAI {level}",
+        "",
+        f"The level's own missions, seeds {EVAL_SEED}..{EVAL_SEED + episodes - 1} (the benchmark's own-mission set); "
+        f"a failure 'loops' when the agent visited fewer than {LOOP_STATES} distinct (position, direction) states; "
+        "'location' missions name the object by where it is ('the key on your left').",
+        "",
+        "| model | rule | " + " | ".join(keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['action_rule']} | " + " | ".join(str(r.get(k, 0)) for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--level", default="PickupLoc")
@@ -71,8 +93,9 @@ def main() -> None:
     parser.add_argument("--action-rule", action="append", default=None, help="argmax and/or sample")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "results"))
+    parser.add_argument("--runs", default="runs/benchmarks", help="the report is written here first (with provenance)")
     args = parser.parse_args()
-    from justask.methods.language import EVAL_SEED
+    from justask.report import write_report
 
     rules = args.action_rule or ["sample"]
     rows = []
@@ -88,27 +111,17 @@ def main() -> None:
                 }
             )
     command = "python benchmarks/language_failures.py " + shlex.join(sys.argv[1:])
+    result = f"language_failures_{args.level.lower()}"
+    run_dir = Path(args.runs) / result
+    run_dir.mkdir(parents=True, exist_ok=True)
+    text = markdown(rows, args.level, args.episodes)
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "runs")}
+    write_report(run_dir, {"command": command, "rows": rows}, text, config=settings, seeds=[args.seed], command=command)
     out = Path(args.out)
-    (out / f"language_failures_{args.level.lower()}.json").write_text(
-        json.dumps({"command": command, "rows": rows}, indent=2) + "\n"
-    )
-    keys = sorted({k for r in rows for k in r if k not in ("model", "run", "action_rule")})
-    lines = [
-        f"# Where the text-conditioned models fail on BabyAI {args.level}",
-        "",
-        f"Command: `{command}`",
-        "",
-        f"The level's own missions, seeds {EVAL_SEED}..{EVAL_SEED + args.episodes - 1} (the benchmark's own-mission set); "
-        f"a failure 'loops' when the agent visited fewer than {LOOP_STATES} distinct (position, direction) states; "
-        "'location' missions name the object by where it is ('the key on your left').",
-        "",
-        "| model | rule | " + " | ".join(keys) + " |",
-        "|---|---|" + "---|" * len(keys),
-    ]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['action_rule']} | " + " | ".join(str(r.get(k, 0)) for k in keys) + " |")
-    (out / f"language_failures_{args.level.lower()}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    out.mkdir(parents=True, exist_ok=True)
+    for suffix in ("json", "md"):
+        shutil.copyfile(run_dir / f"report.{suffix}", out / f"{result}.{suffix}")
+    print((out / f"{result}.md").read_text())
 
 
 if __name__ == "__main__":

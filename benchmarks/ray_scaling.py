@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
-from justask import TrainConfig, collect, evaluate, model_config_for, return_to_go, train  # noqa: E402
+from justask import ModelConfig, TrainConfig, ask, collect, evaluate, return_to_go, train  # noqa: E402
 from justask.suites.lunar_lander import demo_population  # noqa: E402
 
 
@@ -55,23 +55,27 @@ def main() -> None:
         rows.append(_row("collect", workers, data.num_episodes, data.num_steps, seconds, same))
         print(rows[-1], flush=True)
     episodes = return_to_go(reference, scale=100.0)
-    config = model_config_for(
-        episodes,
-        "dt",
-        "return_to_go",
+    config = ModelConfig(
+        kind="dt",
         context_len=10,
         d_model=64,
         n_layer=2,
         condition_token=False,
         action_tokens=False,
     )
-    model = train(episodes, config, TrainConfig(steps=300, progress=False, device="cpu"), "runs/ray-scaling-dt")
+    model = train(
+        episodes,
+        config,
+        TrainConfig(steps=300, progress=False, device="cpu"),
+        "runs/ray-scaling-dt",
+        condition="return_to_go",
+    )
     first = None
     for workers in (None, 1, 2):
         t0 = time.perf_counter()
         result = evaluate(
             "LunarLander-v3",
-            model.ask(return_to_go=150.0),
+            ask(model, return_to_go=150.0),
             episodes=args.eval_episodes,
             num_envs=args.num_envs,
             progress=False,

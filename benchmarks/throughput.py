@@ -33,16 +33,16 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 from justask import Episodes, collect, return_to_go  # noqa: E402
+from justask.asking import ask as ask_model  # noqa: E402
 from justask.configs import TrainConfig  # noqa: E402
 from justask.graphed_step import GraphedTrainStep  # noqa: E402
-from justask.models import PolicyModel  # noqa: E402
+from justask.models import ModelConfig, PolicyModel  # noqa: E402
 from justask.peers.d3rlpy_peer import import_d3rlpy, to_mdp_dataset  # noqa: E402
 from justask.sampler import SegmentSampler  # noqa: E402
 from justask.training import (  # noqa: E402
     count_parameters,
     make_optimizer,
     micro_batch_for,
-    model_config_for,
     resolve_device,
     update,
 )
@@ -116,9 +116,9 @@ def justask_model(data: Episodes, device: torch.device, **arch: Any) -> PolicyMo
         "max_timestep": MAX_TIMESTEP,
         **arch,
     }
-    config = model_config_for(data, "dt", "return_to_go", condition_token=True, action_tokens=True, **arch)
+    config = ModelConfig(kind="dt", condition_token=True, action_tokens=True, **arch)
     torch.manual_seed(0)
-    model = PolicyModel(config)
+    model = PolicyModel.for_episodes(data, config, "return_to_go")
     model.set_observation_stats(data.step_observations())
     return model.to(device)
 
@@ -139,7 +139,7 @@ def justask_step(
     cfg = TrainConfig(batch_size=batch, learning_rate=LEARNING_RATE, weight_decay=WEIGHT_DECAY, grad_clip=GRAD_CLIP)
     graph = "graph" in mode
     optimizer = make_optimizer(model, cfg, device, capturable=graph)
-    sampler = SegmentSampler(data, model.config, device)
+    sampler = SegmentSampler(data, model.io, model.config.window, device)
     generator = torch.Generator(device=device)
     generator.manual_seed(1)
     loss_fn = torch.compile(model.loss) if "compile" in mode else model.loss
@@ -354,7 +354,7 @@ def evaluation_rows(args: argparse.Namespace, data: Episodes, device: torch.devi
     model.eval()
     rows = []
     for kv_cache in (False, True):
-        agent = model.ask(return_to_go=ask, kv_cache=kv_cache)
+        agent = ask_model(model, return_to_go=ask, kv_cache=kv_cache)
         t0 = time.perf_counter()
         result = evaluate(
             ENV_ID, agent, episodes=args.eval_episodes, num_envs=args.eval_envs, seed=10_000, progress=False

@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/worlds_probe.py --family LunarLanderWorlds \\
         --run "noisy data=runs/a/seed0/history" --run "noisy data + mistaken windows=runs/b/seed0/history"
 
+The models come from runs of the worlds recipe (``benchmarks/run.py worlds --preset lunarlander_noisy``,
+``--preset lunarlander_mistakes``): each ``RUN_DIR`` is one model's folder, ``<run>/seed<N>/history``.
 For each model and world box: mean return (bootstrap 95% CI), success (Wilson 95% CI), the share
 of steps on which it acts as the privileged expert, and the share on which it acts as the expert
 of its world's *twin* (hidden parameters flipped) instead — a model sure it is in the other world.
@@ -32,12 +34,13 @@ def main() -> None:
 
     import torch
 
-    from justask.checkpoint import load_model
-    from justask.methods.worlds import WorldsConfig, agent_for, evaluate_in_box, suites
+    from justask.models import load_model
+    from justask.recipes.worlds import Config, agent_for, evaluate_in_box, suites
+    from justask.report import provenance
 
     torch.set_num_threads(1)
     suite = suites()[args.family]
-    cfg = WorldsConfig(family=args.family, eval_worlds=args.eval_worlds)
+    cfg = Config(family=args.family, eval_worlds=args.eval_worlds)
     start = time.time()
     rows = []
     for spec in args.run:
@@ -46,12 +49,18 @@ def main() -> None:
             raise SystemExit(f"--run wants LABEL=RUN_DIR, got '{spec}'")
         model = load_model(folder)
         for box in suite.family.box_names:
-            row = evaluate_in_box(agent_for("history", model, suite, box), suite, box, cfg, label_agreement=True)
+            row, _ = evaluate_in_box(agent_for("history", model, suite, box), suite, box, cfg, label_agreement=True)
             row.pop("returns")
             rows.append({"model": label, "run": folder, "box": box, **row})
             print(label, box, round(row["mean"]), row["success"], round(row["twin_share"], 4), flush=True)
     command = "python benchmarks/worlds_probe.py " + " ".join(f"'{a}'" if " " in a else a for a in sys.argv[1:])
-    result = {"command": command, "family": args.family, "seconds": round(time.time() - start, 1), "rows": rows}
+    result = {
+        "command": command,
+        "family": args.family,
+        "seconds": round(time.time() - start, 1),
+        "rows": rows,
+        "provenance": provenance(vars(args), command=command),
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -3,8 +3,8 @@ then just ask for what you want.
 
     episodes = collect("LunarLander-v3", demo_population(150))
     episodes = return_to_go(episodes, scale=100)
-    model = train(episodes, model_config_for(episodes, "dt", "return_to_go"), TrainConfig(), "runs/dt")
-    report = evaluate("LunarLander-v3", model.ask(return_to_go=200), episodes=500)
+    model = train(episodes, ModelConfig("dt"), TrainConfig(), "runs/dt", condition="return_to_go")
+    report = evaluate("LunarLander-v3", ask(model, return_to_go=200), episodes=500)
 
 Names are imported lazily so that ``import justask`` and ``justask --help`` stay fast.
 """
@@ -32,14 +32,17 @@ _EXPORTS = {
     "collect": "justask.collection",
     "return_to_go": "justask.relabel",
     "ConditionSpec": "justask.conditions",
+    "ConditionKind": "justask.conditions",
     "ModelConfig": "justask.models",
     "PolicyModel": "justask.models",
-    "TrainConfig": "justask.training",
+    "TrainConfig": "justask.configs",
     "train": "justask.training",
-    "model_config_for": "justask.training",
-    "load_model": "justask.checkpoint",
+    "fit": "justask.training",
+    "load_model": "justask.models",
+    "ask": "justask.asking",
     "Agent": "justask.agent",
     "evaluate": "justask.evaluation",
+    "steering": "justask.evaluation",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,5 +1,7 @@
 """``python -m justask``: the command line (what ``torchrun -m justask train ...`` launches)."""
 
+import sys
+
 from justask.cli import main
 
-main()
+sys.exit(main())

@@ -2,68 +2,61 @@
 
 It is a policy in the sense of ``justask.policies``: ``act`` gets the observations of the env
 slots that need an action and answers all of them with one forward pass. Per slot it keeps the
-last ``context_len`` steps (a ring buffer) and the current request, which for a return condition
-is decremented by each reward, as during training (return-to-go).
+last ``context_len`` steps (a ring buffer) and the current request, which evolves as its
+condition says (``ConditionSpec.advance``: a return-to-go is decremented by each reward, as during
+training). Make one with ``justask.asking.ask``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import torch
 
 from justask.kv_cache import KVCache
+from justask.models.policy import PolicyModel
 
-if TYPE_CHECKING:
-    from justask.models.policy import PolicyModel
+# Requests: one model-unit vector (dim,) for every episode, or a function of the new episodes'
+# seeds (n,) -> their requests (n, dim) in model units.
+Requests = np.ndarray | Callable[[np.ndarray], np.ndarray] | None
 
 
 class Agent:
     def __init__(
         self,
         model: PolicyModel,
-        request: np.ndarray | None,
+        requests: Requests,
         *,
+        name: str,
+        asked: Any = None,
         action_rule: str = "argmax",
         seed: int = 0,
-        name: str | None = None,
         reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         kv_cache: bool = False,
         cache_keep: int | None = None,
-        request_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
-        """``kv_cache`` (DT only): keep each slot's keys and values so a step costs one step's
-        tokens, not a whole context; the window then holds between ``cache_keep`` (default half
-        the context) and ``context_len`` steps (see ``justask.kv_cache``). ``request_fn``: a
-        request per episode instead of one for all — given the new episodes' seeds ``(n,)``, their
-        requests ``(n, dim)`` in model units (e.g. each episode's world, for an oracle)."""
+        """``asked``: the request as a report shows it. ``reward_fn`` (a model trained on
+        returns of a learned reward): r̂(observations, actions) -> (N,) advances the request
+        instead of the env's reward. ``kv_cache`` (DT only): keep each slot's keys and values so
+        a step costs one step's tokens, not a whole context; the window then holds between
+        ``cache_keep`` (default half the context) and ``context_len`` steps (``justask.kv_cache``)."""
         self.model = model.eval()
-        # For a model trained on learned returns: r̂(states, actions) -> (N,) decrements the
-        # request instead of the env's reward.
         self.reward_fn = reward_fn
-        self.config = model.config
+        self.config, self.io = model.config, model.io
+        self.spec = model.io.condition
         self.action_rule = action_rule
         self.device = next(model.parameters()).device
-        self.request = None if request is None else torch.as_tensor(request, dtype=torch.float32, device=self.device)
-        self.request_fn = request_fn
-        spec = self.config.condition
-        asked = (
-            "@per-episode"
-            if request_fn is not None
-            else ""
-            if request is None or spec is None
-            else f"@{spec.in_user_units(request):g}"
-            if spec.dim == 1
-            else "@goal"
+        self.per_episode = callable(requests)
+        self.requests = requests
+        self.request = (
+            None
+            if requests is None or self.per_episode
+            else torch.as_tensor(requests, dtype=torch.float32, device=self.device)
         )
-        self.name = name or f"{self.config.kind}{asked}/{action_rule}"
-        self.info = {
-            "model": self.config.kind,
-            "action_rule": action_rule,
-            "condition": None if spec is None or request is None else spec.in_user_units(request),
-        }
+        self.name = name
+        self.info = {"model": self.config.kind, "action_rule": action_rule, "condition": asked}
         self._generator = torch.Generator(device=self.device)
         self._generator.manual_seed(seed)
         self._cache = KVCache(model, cache_keep) if kv_cache and self.config.kind == "dt" else None
@@ -74,7 +67,7 @@ class Agent:
         """Grow the per-slot buffers to at least ``n_slots`` (existing state is kept)."""
         if n_slots <= self._capacity:
             return
-        k, c = self.config.context_len, self.config
+        k, c = self.config.window, self.io
         new = max(n_slots, 2 * self._capacity)
 
         def grow(old: torch.Tensor | None, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
@@ -87,7 +80,7 @@ class Agent:
         self._obs = grow(None if first else self._obs, (k, c.obs_dim), torch.float32)
         act_shape, act_dtype = ((k,), torch.long) if c.discrete else ((k, c.action_dim), torch.float32)
         self._actions = grow(None if first else self._actions, act_shape, act_dtype)
-        cond_dim = c.condition.dim if c.condition else 1
+        cond_dim = self.spec.dim if self.spec else 1
         self._conditions = grow(None if first else self._conditions, (k, cond_dim), torch.float32)
         self._current = grow(None if first else self._current, (cond_dim,), torch.float32)
         self._t = grow(None if first else self._t, (), torch.long)
@@ -106,22 +99,25 @@ class Agent:
         self._conditions[slots_t] = 0
         if self._cache is not None:
             self._cache.reset(slots_t)
-        if self.request_fn is not None and len(slots_t):
+        if self.per_episode and len(slots_t):
             if seeds is None:
-                raise ValueError("an Agent with a request_fn needs the episodes' seeds at reset")
-            rows = np.asarray(self.request_fn(np.asarray(seeds)), dtype=np.float32).reshape(len(slots_t), -1)
+                raise ValueError("an Agent asked per episode needs the episodes' seeds at reset")
+            rows = np.asarray(self.requests(np.asarray(seeds)), dtype=np.float32).reshape(len(slots_t), -1)
             self._current[slots_t] = torch.as_tensor(rows, device=self.device)
         elif self.request is not None:
             self._current[slots_t] = self.request
 
     def observe(self, slots: np.ndarray, rewards: np.ndarray) -> None:
-        """Rewards for the last actions: a return request is decremented by them (with a
-        ``reward_fn``, ``act`` has already decremented it by the learned reward)."""
-        spec = self.config.condition
-        if spec is not None and spec.kind == "return" and self.reward_fn is None:
-            slots_t = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=self.device)
-            r = torch.as_tensor(np.asarray(rewards), dtype=torch.float32, device=self.device)
-            self._current[slots_t, 0] -= r / spec.scale
+        """Rewards for the last actions advance the requests (with a ``reward_fn``, ``act``
+        has already advanced them by the learned reward)."""
+        if self.spec is not None and self.reward_fn is None:
+            self._advance(np.asarray(slots), np.asarray(rewards))
+
+    def _advance(self, slots: np.ndarray, rewards: np.ndarray) -> None:
+        slots_t = torch.as_tensor(slots, dtype=torch.long, device=self.device)
+        rows = self._current[slots_t]
+        self.spec.advance(rows, torch.as_tensor(rewards, dtype=torch.float32, device=self.device))
+        self._current[slots_t] = rows
 
     def _window(
         self, slots: torch.Tensor, t: torch.Tensor, length: int
@@ -129,9 +125,9 @@ class Agent:
         """The steps ``t - length + 1 .. t`` of each slot, oldest first, from the ring buffers:
         observations, actions, conditions, timesteps and the mask of steps inside the episode."""
         steps = t[:, None] - (length - 1) + torch.arange(length, device=self.device)  # (N, length)
-        ring = steps % self.config.context_len
+        ring = steps % self.config.window
         rows = slots[:, None]
-        conditions = self._conditions[rows, ring] if self.config.condition else None
+        conditions = self._conditions[rows, ring] if self.spec else None
         return self._obs[rows, ring], self._actions[rows, ring], conditions, steps.clamp(min=0), steps >= 0
 
     @torch.no_grad()
@@ -142,10 +138,12 @@ class Agent:
         slots_t = torch.as_tensor(slots, dtype=torch.long, device=self.device)
         if n and int(slots.max()) >= self._capacity:
             self._allocate(int(slots.max()) + 1)
-        k = self.config.context_len
+        k = self.config.window
         t = self._t[slots_t]  # (N,) this step's index within the episode
         pos = t % k
         obs = torch.as_tensor(np.asarray(observations, dtype=np.float32), device=self.device).reshape(n, -1)
+        if obs.shape[1] != self.io.obs_dim:
+            raise ValueError(f"{self.name}: observations of {obs.shape[1]} numbers, the model reads {self.io.obs_dim}")
         self._obs[slots_t, pos] = obs
         self._conditions[slots_t, pos] = self._current[slots_t]
         if self._cache is None:
@@ -156,8 +154,6 @@ class Agent:
         self._actions[slots_t, pos] = actions.to(self._actions.dtype)
         self._t[slots_t] = t + 1
         chosen = actions.cpu().numpy()
-        if self.reward_fn is not None and self.config.condition is not None:
-            learned = self.reward_fn(np.asarray(observations), chosen)
-            decrement = torch.as_tensor(learned, dtype=torch.float32, device=self.device)
-            self._current[slots_t, 0] -= decrement / self.config.condition.scale
+        if self.reward_fn is not None and self.spec is not None:
+            self._advance(slots, np.asarray(self.reward_fn(np.asarray(observations), chosen), dtype=np.float32))
         return chosen

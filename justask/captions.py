@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from justask.conditions import TEXT
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.suites import babyai as ba
@@ -253,13 +254,15 @@ def with_manner(segmented: Episodes, share: float = 0.5, seed: int = 0) -> Episo
     return dataclasses.replace(segmented, metadata=metadata)
 
 
-def with_captions(segmented: Episodes, encoder: Any) -> Episodes:
-    """The ``caption`` text condition: every step of a segment carries its caption's embedding
-    (computed once per unique caption by ``encoder``, a ``justask.text.TextEncoder``)."""
+def with_captions(segmented: Episodes) -> Episodes:
+    """The ``caption`` text condition: every step of a segment carries its caption, stored once —
+    the column holds each step's index into the sorted unique captions (``texts``); the model
+    reads their embeddings by the sentence encoder recorded with them (``ConditionSpec``)."""
+    from justask.text import encoder_identity
+
     captions = [m["caption"] for m in segmented.metadata]
     unique = sorted(set(captions))
-    table = encoder.encode(unique)
     row = {c: k for k, c in enumerate(unique)}
     per_episode = np.array([row[c] for c in captions], dtype=np.int64)
-    column = table[np.repeat(per_episode, segmented.lengths)]
-    return segmented.with_condition(CAPTION, column.astype(np.float32), kind="text", encoder=encoder.name)
+    column = np.repeat(per_episode, segmented.lengths)
+    return segmented.with_condition(CAPTION, column, **TEXT.describe(texts=unique, encoder=encoder_identity()))

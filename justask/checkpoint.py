@@ -1,17 +1,20 @@
-"""Checkpoints and run folders: safetensors + JSON, written atomically, validated on load.
+"""Files, written atomically and validated on load: JSON, safetensors and run folders.
 
-A run folder holds ``config.json`` (what was trained, how), ``model.safetensors`` (weights and
-buffers, for asking) and ``train_state.safetensors`` (weights, optimizer, RNG states and step, for
-``--resume``). Every file is written to a temporary name and moved into place, so a killed run
-leaves the previous complete file. Nothing is unpickled.
+A run folder holds ``config.json`` (what was trained, how; ``run_kind`` says what it holds),
+``model.safetensors`` (weights and buffers) and ``train_state.safetensors`` (weights, optimizer,
+RNG states and step, for ``--resume``). Every file is written to a temporary name and moved into
+place, so a killed run leaves the previous complete file. Nothing is unpickled. This module knows
+files, not models: each kind of model has its own loader (``justask.models.load_model``, ...).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +23,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from justask.errors import JustAskError
-from justask.models.config import ModelConfig
-from justask.models.policy import PolicyModel
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
 TRAIN_STATE_FILE = "train_state.safetensors"
-RUN_KIND = "policy"  # what config.json's "run_kind" says for a trained policy model
 
 
 _UMASK = os.umask(0)
@@ -112,36 +112,20 @@ def fresh_run_folder(out: str | Path, overwrite: bool) -> Path:
     return out
 
 
-def read_run_config(run_dir: Path) -> dict[str, Any]:
-    """``config.json`` of a trained policy run, checked to be one."""
+def read_run_config(run_dir: Path, run_kind: str, what: str = "a trained policy model") -> dict[str, Any]:
+    """``config.json`` of a run folder, checked to hold a run of ``run_kind``."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise JustAskError(f"run folder {run_dir} does not exist")
     config = read_json(run_dir / CONFIG_FILE, f"run {run_dir}")
     kind = config.get("run_kind")
-    if kind != RUN_KIND:
+    if kind != run_kind:
         hint = ""
-        if kind == "demo":
-            models = ", ".join(str(run_dir / m) for m in config.get("models", []))
-            hint = f"; it holds several models, pass one of them: {models}"
-        raise JustAskError(f"{run_dir} is a '{kind}' run, not a trained policy model{hint}")
-    if "model" not in config:
-        raise JustAskError(f"run {run_dir}: config.json has no 'model' section")
+        models = config.get("models")
+        if isinstance(models, list) and models:
+            hint = f"; it holds several models, pass one of them: {', '.join(str(run_dir / str(m)) for m in models)}"
+        raise JustAskError(f"{run_dir} is a '{kind}' run, not {what}{hint}")
     return config
-
-
-def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> PolicyModel:
-    """The trained model of a run folder, with its weights checked against its config."""
-    run_dir = Path(run_dir)
-    config = read_run_config(run_dir)
-    try:
-        model_config = ModelConfig.from_json(config["model"])
-    except (TypeError, ValueError) as exc:
-        raise JustAskError(f"run {run_dir}: config.json's model section is invalid ({exc})") from exc
-    model = PolicyModel(model_config)
-    tensors = load_tensors(run_dir / MODEL_FILE, f"run {run_dir}")
-    load_state_checked(model, tensors, f"run {run_dir}: {MODEL_FILE}")
-    return model.to(device).eval()
 
 
 def load_state_checked(model: torch.nn.Module, tensors: dict[str, torch.Tensor], what: str) -> None:
@@ -161,3 +145,17 @@ def load_state_checked(model: torch.nn.Module, tensors: dict[str, torch.Tensor],
                 f"{tuple(tensors[name].shape)}, the model expects {tuple(value.shape)}"
             )
     model.load_state_dict(tensors)
+
+
+@contextlib.contextmanager
+def removed_on_error(folder: Path, keep_if: Callable[[], bool] = lambda: False) -> Iterator[None]:
+    """Remove ``folder`` if this block created it and fails before anything worth keeping
+    (``keep_if``) was written: bad input leaves nothing half-written behind. Under torchrun only
+    rank 0 (which owns the folder) removes it."""
+    existed = Path(folder).exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and not keep_if() and os.environ.get("RANK", "0") == "0":
+            shutil.rmtree(folder, ignore_errors=True)
+        raise

@@ -1,135 +1,28 @@
-"""``justask collect | train | ask | eval | demo``.
+"""``justask collect | train | ask | eval | demo | recipes``.
 
-Each command's options are generated from config dataclasses (their fields, defaults and the
-one-line comment beside each field), so the CLI and the Python API cannot drift apart. Bad input
-ends with one line ``justask: error: ...`` and exit status 2.
+Each command is a config dataclass (its fields are the flags, their docstrings the help, built by
+tyro in ``justask.cli_parse``) and a function. Bad input ends with one line ``justask: error: ...``
+and exit status 2; a command that fails removes what it created.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
-import inspect
 import os
-import re
-import shutil
 import sys
-import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import typer
+import tyro
 
-from justask.configs import (
-    CollectConfig,
-    DemoConfig,
-    DrexConfig,
-    GCSLConfig,
-    ImproveConfig,
-    LanguageDemoConfig,
-    MazeDemoConfig,
-    TrainCommandConfig,
-    TrainConfig,
-    WorldsDemoConfig,
-    command_line,
-)
+from justask.checkpoint import removed_on_error
+from justask.cli_parse import help_text, parse
+from justask.configs import TrainConfig
 from justask.errors import JustAskError
+from justask.models.config import ModelConfig
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Learn p(action | history, condition) by supervised learning on relabeled experience, then just ask.",
-    pretty_exceptions_enable=False,
-)
-
-
-# ---- dataclass -> typer options ------------------------------------------------------------------
-def _field_help(cls: type) -> dict[str, str]:
-    """The ``# comment`` after each field in a dataclass's source."""
-    helps: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        for line in inspect.getsource(klass).splitlines():
-            m = re.match(r"\s+(\w+): [^#]*#\s*(.*)$", line)
-            if m:
-                helps[m.group(1)] = m.group(2)
-    return helps
-
-
-_SUPPORTED = {int, float, str, bool}
-
-
-def options_from(*classes: type) -> list[inspect.Parameter]:
-    """typer options for every simple-typed field of the given dataclasses."""
-    params = []
-    for cls in classes:
-        helps = _field_help(cls)
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            kind = hints.get(f.name)
-            if kind not in _SUPPORTED:
-                continue
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            option = typer.Option(
-                default,
-                "--" + f.name.replace("_", "-"),
-                *ALIASES.get(f.name, ()),
-                help=helps.get(f.name, ""),
-                show_default=True,
-            )
-            if kind is bool:
-                flag = "--" + f.name.replace("_", "-")
-                option = typer.Option(default, f"{flag}/--no-{f.name.replace('_', '-')}", help=helps.get(f.name, ""))
-            params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
-    return params
-
-
-# Second spellings. ``--run-dir``: torchrun's own parser reads ``--run`` after ``-m justask train``
-# as an abbreviation of its ``--run-path`` and stops ("ambiguous option").
-ALIASES = {"run": ("--run-dir",)}
-
-
-def build(cls: type, values: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in names})
-
-
-def command(name: str, *classes: type, extra: list[inspect.Parameter] | None = None, on: typer.Typer | None = None):
-    """Register ``func(**values)`` as a typer command (on ``app``, or the sub-app ``on``) whose
-    options come from ``classes``."""
-
-    def wrap(func: Callable[..., None]) -> Callable[..., None]:
-        params = (extra or []) + options_from(*classes)
-
-        @functools.wraps(func)
-        def runner(**values: Any) -> None:
-            try:
-                func(**values)
-            except JustAskError as exc:
-                typer.echo(f"justask: error: {exc}", err=True)
-                raise typer.Exit(2) from None
-
-        runner.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        (on or app).command(name, help=inspect.getdoc(func))(runner)
-        return func
-
-    return wrap
-
-
-def _arg(name: str, help: str, annotation: Any = str) -> inspect.Parameter:
-    return inspect.Parameter(
-        name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=typer.Argument(..., help=help), annotation=annotation
-    )
-
-
-def _opt(name: str, default: Any, help: str, annotation: Any) -> inspect.Parameter:
-    flag = "--" + name.replace("_", "-")
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=typer.Option(default, flag, help=help), annotation=annotation
-    )
+Positional = tyro.conf.Positional
 
 
 def _rank_zero() -> bool:
@@ -137,63 +30,59 @@ def _rank_zero() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-@contextlib.contextmanager
-def removed_on_error(folder: Path, keep_if: Callable[[], bool] = lambda: False) -> Iterator[None]:
-    """Remove ``folder`` if this command created it and fails before anything worth keeping
-    (``keep_if``) was written: bad input leaves nothing half-written behind."""
-    existed = Path(folder).exists()
-    try:
-        yield
-    except BaseException:
-        if not existed and not keep_if() and _rank_zero():  # under torchrun, rank 0 owns the folder
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
 # ---- collect ---------------------------------------------------------------------------------
-@command("collect", CollectConfig)
-def collect_command(**values: Any) -> None:
+@dataclasses.dataclass
+class Collect:
     """Collect episodes with a population of policies and save them as a Minari dataset."""
+
+    out: str = "data/lunarlander-population"
+    """Minari dataset to write: a path (./x, /x) or an id (namespace/name-v0)."""
+    env: str = "LunarLander-v3"
+    """Gymnasium env id."""
+    population: str = "demo"
+    """LunarLander: demo (7 suboptimal landers), expert; the PointMaze envs: explorer (random waypoints), planner (the env's goals); any env: random."""
+    action_noise: float = 0.2
+    """Mazes: std of the explorer's or planner's Gaussian action noise."""
+    episodes: int = 150
+    """Episodes per policy of the population."""
+    seed: int = 0
+    """First episode seed."""
+    num_envs: int = 64
+    """Envs stepped together (per Ray worker with --ray)."""
+    overwrite: bool = False
+    """Replace an existing dataset."""
+    ray: bool = False
+    """Collect on a local Ray instance (needs pip install 'justask[ray]')."""
+    ray_address: str = ""
+    """Collect on the Ray cluster at this address (host:port or ray://host:port)."""
+    ray_workers: int = 0
+    """Ray actors, each with its own envs (0: one per CPU of the cluster)."""
+    allow_import: bool = False
+    """Let an env id of the form module:Env-vN import its module."""
+
+
+def collect_command(cfg: Collect) -> None:
     from justask.collection import collect
-    from justask.envs import env_spaces
+    from justask.envs import allow_module_imports, env_spaces
     from justask.minari_io import is_path, save_minari
-    from justask.policies import RandomPolicy
-    from justask.suites.lunar_lander import LunarLanderExpert, demo_population
+    from justask.suites.populations import population
 
-    cfg = build(CollectConfig, values)
+    _whole(cfg.episodes, "--episodes", 1, 10_000_000)
+    _whole(cfg.seed, "--seed", 0)
+    _whole(cfg.num_envs, "--num-envs", 1, 100_000)
+    _whole(cfg.ray_workers, "--ray-workers", 0)
+    allow_module_imports(cfg.allow_import)
     _, action_space = env_spaces(cfg.env)
-    env_kwargs: dict[str, Any] = {}
-    if cfg.population == "random":
-        population = [(RandomPolicy(action_space), cfg.episodes)]
-    elif cfg.population in ("explorer", "planner"):
-        from justask.suites import maze as mz
-
-        maze = next((m for m in mz.MAZES if cfg.env == mz.env_id(m)), None)
-        if maze is None:
-            ids = ", ".join(mz.env_id(m) for m in mz.MAZES)
-            raise JustAskError(f"population '{cfg.population}' is for the maze envs ({ids}), not {cfg.env}")
-        if cfg.population == "explorer":
-            population = [(mz.WaypointExplorer(maze, cfg.action_noise, seed=cfg.seed), cfg.episodes)]
-            env_kwargs = {"task": "explore"}
-        else:
-            population = [(mz.MazePlanner(maze, cfg.action_noise, seed=cfg.seed), cfg.episodes)]
-    elif cfg.population in ("demo", "expert"):
-        if not cfg.env.startswith("LunarLander"):
-            raise JustAskError(f"population '{cfg.population}' is for LunarLander, not {cfg.env}")
-        continuous = cfg.env.startswith("LunarLanderContinuous")
-        if cfg.population == "expert":
-            population = [(LunarLanderExpert(continuous=continuous), cfg.episodes)]
-        else:
-            if continuous:
-                raise JustAskError("the demo population is for the discrete LunarLander-v3")
-            population = demo_population(cfg.episodes)
-    else:
-        raise JustAskError(f"unknown population '{cfg.population}' (demo, expert, explorer, planner, random)")
+    members, env_kwargs = population(cfg.population, cfg.env, action_space, cfg.episodes, cfg.action_noise, cfg.seed)
     target = cfg.out if (is_path(cfg.out) or "-v" in cfg.out.rsplit("/", 1)[-1]) else "./" + cfg.out
     on_ray = cfg.ray or bool(cfg.ray_address)
     episodes = collect(
         cfg.env,
-        population,
+        members,
         num_envs=cfg.num_envs,
         seed=cfg.seed,
         ray_workers=cfg.ray_workers if on_ray else None,
@@ -201,78 +90,130 @@ def collect_command(**values: Any) -> None:
         env_kwargs=env_kwargs or None,
     )
     where = save_minari(episodes, target, overwrite=cfg.overwrite)
-    typer.echo(f"{episodes.summary()}\nsaved Minari dataset: {where}")
+    say(f"{episodes.summary()}\nsaved Minari dataset: {where}")
+
+
+def _whole(value: int, flag: str, low: int, high: int | None = None) -> None:
+    if value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise JustAskError(f"{flag} must be {bound}, got {value}")
 
 
 # ---- train -----------------------------------------------------------------------------------
-@command("train", TrainCommandConfig, TrainConfig)
-def train_command(**values: Any) -> None:
+# What `train` fits when --train.steps / --train.batch-size are not given: the demo's budgets.
+BUDGETS = {"dt": (2500, 64), "mlp": (6000, 256)}
+
+
+@dataclasses.dataclass
+class Train:
     """Relabel a dataset and train a model on it by maximum likelihood."""
+
+    dataset: str = "data/lunarlander-population"
+    """Minari dataset: a path or an id."""
+    run: Annotated[str, tyro.conf.arg(aliases=("--run-dir",))] = "runs/model"
+    """Run folder to write (config, weights, TensorBoard logs). --run-dir: the same (torchrun reads --run)."""
+    condition: str = "return_to_go"
+    """What the model is asked for: return_to_go (computed from the rewards), goal (hindsight goals: the x, y reached later), any condition column the dataset holds (your own relabeler's), or none (behaviour cloning)."""
+    return_scale: float = 100.0
+    """The model reads return-to-go divided by this."""
+    goal_strategy: str = "future"
+    """--condition goal: future (goals reached within --goal-horizon steps), final, random."""
+    goal_horizon: int = 200
+    """--condition goal, future: at most this many steps between a step and its goal."""
+    top_fraction: float = 1.0
+    """Train on this top share of episodes by return (0.1: filtered BC); recorded in the run."""
+    resume: bool = False
+    """Continue a killed run from its last checkpoint (same settings; a larger --train.steps trains further)."""
+    model: ModelConfig = dataclasses.field(
+        default_factory=lambda: ModelConfig(kind="dt", action_tokens=False, condition_token=False)
+    )
+    """The architecture (the demo's DT by default; --model.kind mlp for RvS/BC)."""
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    """How long and how to fit. Without --train.steps/--train.batch-size: the demo's budgets (DT 2500 x 64, MLP 6000 x 256)."""
+
+
+def train_command(cfg: Train, given: set[str]) -> None:
     import numpy as np
 
     from justask.minari_io import is_path, load_minari
     from justask.relabel import GOAL, RETURN_TO_GO, hindsight_goals, return_to_go
-    from justask.training import model_config_for, train
+    from justask.training import train
 
-    cfg = build(TrainCommandConfig, values)
-    train_cfg = build(TrainConfig, values)
+    steps, batch = BUDGETS[cfg.model.kind]
+    train_cfg = dataclasses.replace(
+        cfg.train,
+        steps=cfg.train.steps if "--train.steps" in given else steps,
+        batch_size=cfg.train.batch_size if "--train.batch-size" in given else batch,
+    )
+    if not 0 < cfg.top_fraction <= 1:
+        raise JustAskError(f"--top-fraction must be in (0, 1], got {cfg.top_fraction}")
     source = cfg.dataset
     if not is_path(source) and Path(source).is_dir():
         source = "./" + source  # a relative folder, not a Minari id
     run_dir = Path(cfg.run)
-    if cfg.resume and not (run_dir / "config.json").exists():
-        raise JustAskError(f"nothing to resume: {run_dir}/config.json not found")
     episodes = load_minari(source)
     condition = None if cfg.condition in ("", "none") else cfg.condition
-    if condition not in (None, RETURN_TO_GO, GOAL):
-        raise JustAskError(f"unknown condition '{cfg.condition}' (return_to_go, goal or none)")
-    episodes = return_to_go(episodes, scale=cfg.return_scale)
-    if condition == GOAL:
+    if condition == RETURN_TO_GO:
+        episodes = return_to_go(episodes, scale=cfg.return_scale)
+    elif condition == GOAL:
         episodes = hindsight_goals(episodes, cfg.goal_strategy, horizon=cfg.goal_horizon, seed=train_cfg.seed)
-    if not 0 < cfg.top_fraction <= 1:
-        raise JustAskError(f"--top-fraction must be in (0, 1], got {cfg.top_fraction}")
+    elif condition is not None and condition not in episodes.conditions:
+        have = ", ".join(sorted(episodes.conditions)) or "none"
+        raise JustAskError(
+            f"unknown condition '{condition}': not return_to_go, goal or none, and the dataset has no such "
+            f"column (its condition columns: {have})"
+        )
     if cfg.top_fraction < 1:
         keep = np.argsort(episodes.returns(), kind="stable")[-max(1, int(round(cfg.top_fraction * len(episodes)))) :]
         episodes = episodes.select(np.sort(keep))
-    arch: dict[str, Any] = {}
-    if cfg.model == "dt":
-        arch = dict(
-            context_len=cfg.context_len,
-            d_model=cfg.d_model,
-            n_layer=cfg.n_layer,
-            n_head=cfg.n_head,
-            action_tokens=cfg.action_tokens,
-            condition_token=cfg.condition_token,
-        )
-    model_config = model_config_for(episodes, cfg.model, condition, **arch)
+    dataset = str(source) + (f" (top {cfg.top_fraction:g} by return)" if cfg.top_fraction < 1 else "")
     with removed_on_error(run_dir, keep_if=lambda: (run_dir / "train_state.safetensors").exists()):
-        train(episodes, model_config, train_cfg, run_dir, resume=cfg.resume, dataset=str(source))
+        train(episodes, cfg.model, train_cfg, run_dir, condition=condition, resume=cfg.resume, dataset=dataset)
     if _rank_zero():
-        typer.echo(f"trained {cfg.model} for {train_cfg.steps} steps; run folder: {run_dir}")
+        say(f"trained {cfg.model.kind} for {train_cfg.steps} steps; run folder: {run_dir}")
 
 
 # ---- ask and eval ----------------------------------------------------------------------------
-def _parse_request(return_to_go: str) -> dict[str, Any]:
-    if return_to_go in ("", "best"):
-        return {}
-    try:
-        value = float(return_to_go)
-    except ValueError:
-        raise JustAskError(f"--return must be a number or 'best', got '{return_to_go}'") from None
-    return {"return_to_go": value}
+@dataclasses.dataclass
+class Ask:
+    """Ask a trained model for something and watch one rollout (GIF). An env that can pose the
+    request (a maze's goal, a BabyAI mission in its grammar) checks it."""
+
+    run: Positional[str]
+    """Run folder of a trained model (e.g. runs/demo/rvs)."""
+    request: Positional[str] = "best"
+    """What to ask for: best, a number (a return), numbers separated by commas (a goal x,y), field=value pairs (a world), or a sentence."""
+    action_rule: str = "argmax"
+    """argmax or sample."""
+    seed: int = 1_000_000
+    """Episode seed."""
+    env: str = ""
+    """Env id (default: the one the model was trained on)."""
+    gif: str = ""
+    """Where to write the rollout GIF (default: RUN/ask-<request>-<rule>.gif)."""
+    allow_import: bool = False
+    """Let an env id of the form module:Env-vN import its module."""
 
 
-def _parse_goal(goal: str) -> list[float]:
-    try:
-        values = [float(x) for x in goal.split(",")]
-    except ValueError:
-        raise JustAskError(f"--goal takes numbers separated by commas (e.g. 1.5,-0.5), got '{goal}'") from None
-    return values
+def _model_and_env(run: str, env: str, allow_import: bool) -> tuple[Any, str]:
+    from justask.envs import allow_module_imports
+    from justask.evaluation import check_spaces
+    from justask.models import load_model
+    from justask.models.saved import policy_run_config
+
+    allow_module_imports(allow_import)
+    config = policy_run_config(run)
+    model = load_model(run)
+    env_id = env or config.get("env_id") or ""
+    if not env_id:
+        raise JustAskError(f"run {run} does not record its env; pass --env")
+    check_spaces(env_id, *model.io.spaces(), f"model {run}")
+    return model, env_id
 
 
 def _learned_reward_of(run: str, model: Any) -> Any:
     """The learned reward saved beside a model trained on learned returns (else None)."""
-    spec = model.config.condition
+    spec = model.io.condition
     if spec is None or spec.info.get("reward") != "learned":
         return None
     from justask.rewards import LearnedReward
@@ -280,340 +221,262 @@ def _learned_reward_of(run: str, model: Any) -> Any:
     return LearnedReward.load(Path(run) / "reward")
 
 
-@command(
-    "ask",
-    extra=[
-        _arg("run", "run folder of a trained model"),
-        inspect.Parameter(
-            "instruction",
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            default=typer.Argument("", help="what to ask a text-conditioned model, e.g. 'pick up the blue key'"),
-            annotation=str,
-        ),
-        _opt("return_to_go", "best", "return to ask for, or 'best' (the 95th percentile of the data's returns)", str),
-        _opt("text", "", "a text request (for text-conditioned models)", str),
-        _opt("goal", "", "a goal X,Y (for goal-conditioned models; the env's goal is set to it too)", str),
-        _opt("action_rule", "argmax", "argmax or sample", str),
-        _opt("seed", 1_000_000, "episode seed", int),
-        _opt("env", "", "env id (default: the one the model was trained on)", str),
-        _opt("gif", "", "where to write the rollout GIF (default: RUN/ask-<request>.gif)", str),
-    ],
-)
-def ask_command(
-    run: str,
-    instruction: str,
-    return_to_go: str,
-    text: str,
-    goal: str,
-    action_rule: str,
-    seed: int,
-    env: str,
-    gif: str,
-) -> None:
-    """Ask a trained model for something and watch one rollout (GIF). A text-conditioned BabyAI
-    model asked an instruction in BabyAI's grammar acts in a fresh env whose verifier checks it."""
-    from justask.checkpoint import load_model, read_run_config
+def _request_of(model: Any, text: str) -> Any:
+    spec = model.io.condition
+    if spec is None:
+        if text not in ("", "best"):
+            raise JustAskError(
+                f"this model is not conditioned on anything (behaviour cloning); it takes no request, got '{text}'"
+            )
+        return None
+    return spec.parse(text)
+
+
+def ask_command(cfg: Ask) -> None:
+    from justask.asking import ask, display
     from justask.report import rollout_gif
+    from justask.suites import reset_options_for
 
-    config = read_run_config(Path(run))
-    model = load_model(run)
-    env_id = env or config.get("env_id") or ""
-    if not env_id:
-        raise JustAskError(f"run {run} does not record its env; pass --env")
-    text = instruction or text
-    reset_options = None
-    if goal:
-        request = {"goal": _parse_goal(goal)}
-        reset_options = {"goal": request["goal"]}
-    elif text:
-        request = {"text": text}
-        if env_id.startswith("justask/BabyAI-"):
-            from justask.suites.babyai import parse_instruction
-
-            try:
-                parse_instruction(text)
-                reset_options = {"instruction": text}
-            except JustAskError:
-                typer.echo(f"'{text}' is outside BabyAI's grammar, so no verifier can check it: watch the GIF")
-    else:
-        request = _parse_request(return_to_go)
-    agent = model.ask(action_rule=action_rule, reward_fn=_learned_reward_of(run, model), **request)
-    label = "best" if not request else str(next(iter(request.values()))).replace(" ", "_")[:40]
-    if goal:
-        label = "goal" + "_".join(f"{v:g}" for v in request["goal"])
-    path = Path(gif) if gif else Path(run) / f"ask-{label}-{action_rule}.gif"
-    caption = f"asked goal {goal}" if goal else f"asked: {text}" if text else f"asked {agent.info['condition']}"
-    info = rollout_gif(path, env_id, agent, seed=seed, caption=caption, reset_options=reset_options)
-    asked = f"'{text}'" if text else agent.info["condition"]
+    _whole(cfg.seed, "--seed", 0)
+    model, env_id = _model_and_env(cfg.run, cfg.env, cfg.allow_import)
+    value = _request_of(model, cfg.request)
+    spec = model.io.condition
+    agent = ask(model, value, action_rule=cfg.action_rule, reward_fn=_learned_reward_of(cfg.run, model))
+    asked = agent.info["condition"]
+    options = reset_options_for(env_id, spec.keyword, value) if spec is not None else None
+    if spec is not None and spec.is_text and options is None and env_id.startswith("justask/BabyAI-"):
+        say(f"'{value}' is outside BabyAI's grammar, so no verifier can check it: watch the GIF")
+    label = "".join(c if c.isalnum() or c in "-._" else "_" for c in display(asked if spec else "bc"))[:40]
+    path = Path(cfg.gif) if cfg.gif else Path(cfg.run) / f"ask-{label}-{cfg.action_rule}.gif"
+    caption = f"{model.config.kind} asked {display(asked)}" if spec else f"{model.config.kind} (no request)"
+    info = rollout_gif(path, env_id, agent, seed=cfg.seed, caption=caption, reset_options=options)
     outcome = f"return {info['return']:.1f} in {info['length']} steps"
-    if text and env_id.startswith("justask/BabyAI-") and reset_options is None:
-        outcome = f"not checked ({info['length']} steps)"
-    elif text and env_id.startswith("justask/BabyAI-"):
-        outcome = f"{'succeeded' if info['return'] > 0 else 'failed'} ({outcome})"
-    typer.echo(f"asked {asked} ({action_rule}): {outcome}; GIF: {path}")
+    if spec is not None and spec.is_text and env_id.startswith("justask/BabyAI-"):
+        outcome = (
+            f"{'succeeded' if info['return'] > 0 else 'failed'} ({outcome})"
+            if options
+            else f"not checked ({info['length']} steps)"
+        )
+    say(f"asked {display(asked) if spec else 'nothing'} ({cfg.action_rule}): {outcome}; GIF: {path}")
 
 
-@command(
-    "eval",
-    extra=[
-        _arg("run", "run folder of a trained model"),
-        _opt("return_to_go", "best", "return to ask for, or 'best'", str),
-        _opt("episodes", 500, "evaluation episodes per action rule", int),
-        _opt("num_envs", 100, "envs stepped together", int),
-        _opt("sweep", 0, "also sweep this many asked returns across the data's range (plots sweep.png)", int),
-        _opt("sweep_episodes", 100, "episodes per swept value", int),
-        _opt("env", "", "env id (default: the one the model was trained on)", str),
-        _opt("kv_cache", False, "DT: act with a KV cache (pays on CPU; see justask/kv_cache.py)", bool),
-        _opt("ray", False, "evaluate on a local Ray instance (needs pip install 'justask[ray]')", bool),
-        _opt("ray_address", "", "evaluate on the Ray cluster at this address", str),
-        _opt("ray_workers", 0, "Ray actors (0: one per CPU of the cluster)", int),
-    ],
-)
-def eval_command(
-    run: str,
-    return_to_go: str,
-    episodes: int,
-    num_envs: int,
-    sweep: int,
-    sweep_episodes: int,
-    env: str,
-    kv_cache: bool,
-    ray: bool,
-    ray_address: str,
-    ray_workers: int,
-) -> None:
-    """Evaluate a trained model with both action rules; write report.json/.md (and a sweep PNG)."""
+@dataclasses.dataclass
+class Eval:
+    """Evaluate a trained model with both action rules on the same episodes; how much the
+    request steers it; optionally a sweep of asked returns. Writes report.json/.md (and sweep.png)."""
+
+    run: Positional[str]
+    """Run folder of a trained model."""
+    request: str = "best"
+    """What to ask for (as for `ask`); a goal model on a maze is asked each episode's own goal by default."""
+    episodes: int = 500
+    """Evaluation episodes per action rule (and per steering control)."""
+    num_envs: int = 100
+    """Envs stepped together."""
+    steering: bool = True
+    """Also run the steering control: each episode asked another episode's request (and, for text, an irrelevant sentence)."""
+    sweep: int = 0
+    """Return models: also sweep this many asked returns from the data's 10th percentile to its best episode (sweep.png)."""
+    sweep_episodes: int = 100
+    """Episodes per swept value."""
+    out: str = ""
+    """Folder for the report (default: RUN/eval); an existing report is replaced only with --overwrite."""
+    overwrite: bool = False
+    """Replace an earlier report in --out."""
+    env: str = ""
+    """Env id (default: the one the model was trained on)."""
+    kv_cache: bool = False
+    """DT: act with a KV cache (pays on a CPU; see justask/kv_cache.py)."""
+    ray: bool = False
+    """Evaluate on a local Ray instance (needs pip install 'justask[ray]')."""
+    ray_address: str = ""
+    """Evaluate on the Ray cluster at this address."""
+    ray_workers: int = 0
+    """Ray actors (0: one per CPU of the cluster)."""
+    allow_import: bool = False
+    """Let an env id of the form module:Env-vN import its module."""
+
+
+def eval_command(cfg: Eval) -> None:
     import numpy as np
+    from tqdm.auto import tqdm
 
-    from justask.checkpoint import load_model, read_run_config
-    from justask.evaluation import check_spaces, evaluate
+    from justask.asking import ask, display
+    from justask.checkpoint import fresh_run_folder
+    from justask.evaluation import evaluate, steering, steering_line
     from justask.report import plot_sweep, results_table, sweep_table, write_report
     from justask.stats import spearman
+    from justask.suites import env_requests
 
-    config = read_run_config(Path(run))
-    model = load_model(run)
-    env_id = env or config.get("env_id") or ""
-    if not env_id:
-        raise JustAskError(f"run {run} does not record its env; pass --env")
-    import gymnasium as gym
-
-    mc = model.config
-    obs_space = gym.spaces.Box(-np.inf, np.inf, (mc.obs_dim,), np.float32)
-    act_space = (
-        gym.spaces.Discrete(mc.action_dim) if mc.discrete else gym.spaces.Box(-1, 1, (mc.action_dim,), np.float32)
-    )
-    check_spaces(env_id, obs_space, act_space, f"model {run}")
-    request = _parse_request(return_to_go)
+    _whole(cfg.episodes, "--episodes", 1, 10_000_000)
+    _whole(cfg.num_envs, "--num-envs", 1, 100_000)
+    _whole(cfg.sweep, "--sweep", 0, 1000)
+    _whole(cfg.sweep_episodes, "--sweep-episodes", 1, 10_000_000)
+    model, env_id = _model_and_env(cfg.run, cfg.env, cfg.allow_import)
+    spec = model.io.condition
+    value = _request_of(model, cfg.request)
+    if spec is not None and value is None and spec.best is None:
+        value = env_requests(env_id, spec.keyword)
+        if value is None:
+            raise JustAskError(f"this model has no default request: say what to ask for ({spec.keyword})")
+    out = Path(cfg.out) if cfg.out else Path(cfg.run) / "eval"
+    if (out / "report.json").exists() and not cfg.overwrite:
+        raise JustAskError(f"{out} already holds a report (pass --overwrite or another --out)")
+    out = fresh_run_folder(out, overwrite=True) if cfg.overwrite or not out.exists() else out
+    probe = out / ".writable"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise JustAskError(f"cannot write the report to {out}: {exc.strerror}") from None
     on_ray: dict[str, Any] = {}
-    if ray or ray_address:
-        on_ray = {"ray_workers": ray_workers, "ray_address": ray_address or None}
-    rows = []
-    reward_fn = _learned_reward_of(run, model)
+    if cfg.ray or cfg.ray_address:
+        on_ray = {"ray_workers": cfg.ray_workers, "ray_address": cfg.ray_address or None}
+    reward_fn = _learned_reward_of(cfg.run, model)
+    results = {}
     for rule in ("argmax", "sample"):
-        r = evaluate(
-            env_id,
-            model.ask(action_rule=rule, reward_fn=reward_fn, kv_cache=kv_cache, **request),
-            episodes=episodes,
-            num_envs=num_envs,
-            **on_ray,
+        agent = (
+            ask(model, value, action_rule=rule, reward_fn=reward_fn, kv_cache=cfg.kv_cache)
+            if spec
+            else ask(model, action_rule=rule, kv_cache=cfg.kv_cache)
         )
-        rows.append(r.to_json())
-        typer.echo(f"{r.name}: {r.mean:.1f} [{r.ci95[0]:.1f}, {r.ci95[1]:.1f}] over {r.episodes} episodes")
-    report: dict[str, Any] = {"run": run, "env_id": env_id, "agents": rows}
-    markdown = f"# Evaluation of {run} on {env_id}\n\n{results_table(rows)}\n"
-    spec = mc.condition
-    if sweep and spec is not None and spec.kind == "return":
-        q = spec.info.get("episode_return_quantiles", {})
-        low = q.get("q50", spec.info.get("episode_return_min", 0.0))
-        high = spec.info.get("episode_return_max", 0.0)
-        rule = max(rows, key=lambda r: r["mean"])["action_rule"]
+        r = evaluate(env_id, agent, episodes=cfg.episodes, num_envs=cfg.num_envs, **on_ray)
+        results[rule] = r
+        say(f"{r.name}: {r.mean:.1f} [{r.ci95[0]:.1f}, {r.ci95[1]:.1f}] over {r.episodes} episodes")
+    rows = [r.to_json() for r in results.values()]
+    report: dict[str, Any] = {"run": cfg.run, "env_id": env_id, "agents": rows}
+    markdown = f"# Evaluation of {cfg.run} on {env_id}\n\n{results_table(rows)}\n"
+    best_rule = max(results, key=lambda k: results[k].mean)
+    if spec is not None and cfg.steering:
+        control = steering(
+            env_id,
+            model,
+            value,
+            episodes=cfg.episodes,
+            num_envs=cfg.num_envs,
+            action_rule=best_rule,
+            asked=results[best_rule],
+            reward_fn=reward_fn,
+        )
+        report["steering"] = control
+        line = steering_line(f"{model.config.kind} ({best_rule})", control)
+        markdown += f"\n## Does the request steer?\n\n{line}\n"
+        say(line)
+    if cfg.sweep and spec is not None and spec.quantiles is not None and not callable(value):
+        low, high = spec.quantiles[10], spec.quantiles[100]
         points = []
-        for asked in np.linspace(low, high, sweep):
+        for asked in tqdm(np.linspace(low, high, cfg.sweep), desc="sweep", unit="ask"):
             r = evaluate(
                 env_id,
-                model.ask(action_rule=rule, return_to_go=float(asked), reward_fn=reward_fn, kv_cache=kv_cache),
-                episodes=sweep_episodes,
-                num_envs=num_envs,
+                ask(model, float(asked), action_rule=best_rule, reward_fn=reward_fn, kv_cache=cfg.kv_cache),
+                episodes=cfg.sweep_episodes,
+                num_envs=cfg.num_envs,
                 progress=False,
                 **on_ray,
             )
             points.append(
                 {"asked": round(float(asked), 2), "mean": round(r.mean, 2), "ci95": [round(x, 2) for x in r.ci95]}
             )
-            typer.echo(f"  asked {asked:7.1f} -> {r.mean:7.1f}")
         rho = spearman([p["asked"] for p in points], [p["mean"] for p in points]) if len(points) > 1 else float("nan")
-        report["sweep"] = {"action_rule": rule, "points": points, "spearman": round(rho, 3)}
-        markdown += f"\n## Sweep ({rule}), Spearman {rho:.2f}\n\n{sweep_table(points)}\n"
-        plot_sweep(Path(run) / "sweep.png", {f"{mc.kind} ({rule})": points})
-    write_report(Path(run), report, markdown)
-    typer.echo(f"report: {Path(run) / 'report.md'}")
+        report["sweep"] = {
+            "action_rule": best_rule,
+            "range": "data's 10th percentile to its best",
+            "points": points,
+            "spearman": round(rho, 3),
+        }
+        markdown += f"\n## Sweep ({best_rule}): the data's 10th percentile to its best, Spearman {rho:.2f}\n\n{sweep_table(points)}\n"
+        plot_sweep(out / "sweep.png", {f"{model.config.kind} ({best_rule})": points})
+        for p in points:
+            say(f"  asked {display(p['asked'])} -> {p['mean']:.1f}")
+    write_report(out, report, markdown)
+    say(f"report: {out / 'report.md'}")
 
 
-# ---- D-REX -----------------------------------------------------------------------------------
-def _run_drex(cfg: DrexConfig) -> None:
-    from justask.methods.drex import run_drex
+# ---- recipes ---------------------------------------------------------------------------------
+def demo_command(args: Sequence[str]) -> None:
+    """``justask demo [NAME] [--config FILE] [settings]``: a recipe on its quick defaults."""
+    from justask.recipes import DEFAULT, RECIPES, recipe, run_recipe
 
+    args = list(args)
+    name = args.pop(0) if args and args[0] in RECIPES else DEFAULT
+    if args and not args[0].startswith("-"):
+        raise JustAskError(f"unknown recipe '{args[0]}' (recipes: {', '.join(RECIPES)})")
+    chosen = recipe(name)
+    prog = f"justask demo {name}"
+    if any(a in ("-h", "--help") for a in args):
+        say(help_text(chosen.config, prog, chosen.summary))
+        if name == DEFAULT:
+            say("Other recipes (justask demo NAME --help for their settings):")
+            for other, (_, summary) in RECIPES.items():
+                say(f"  {other:<12} {summary}")
+        return
+    cfg = parse(chosen.config, args, prog, chosen.summary)
+    report = run_recipe(chosen, cfg)
+    for line in report.get("findings", []):
+        say(f"- {line}")
     out = Path(cfg.out)
-    _run_recipe(
-        cfg,
-        "drex",
-        run_drex,
-        f"report: {out / 'report.md'}\nplots: {out / 'reward_extrapolation.png'}, {out / 'agents.png'}",
-    )
+    shown = [str(out / p) for p in chosen.pictures if (out / p).exists()]
+    say(f"\nreport: {out / 'report.md'} (and report.json)")
+    if shown:
+        say(f"pictures: {', '.join(shown)}")
+    board = Path(sys.executable).with_name("tensorboard")  # the venv's, which may not be on PATH
+    say(f"TensorBoard: {board if board.exists() else 'tensorboard'} --logdir {out}")
+    say(f"total time: {report.get('seconds', 0):.0f} s")
 
 
-@command("drex", DrexConfig)
-def drex_command(**values: Any) -> None:
-    """D-REX: from unlabeled suboptimal demonstrations, learn a reward by ranking noise-injected
-    rollouts of behaviour cloning, then a policy from it (and SB3 PPO with --ppo-steps)."""
-    _run_drex(build(DrexConfig, values))
+def recipes_command(args: Sequence[str]) -> None:
+    from justask.recipes import RECIPES
+
+    for name, (_, summary) in RECIPES.items():
+        say(f"{name:<12} {summary}")
 
 
-# ---- demos -----------------------------------------------------------------------------------
-@command("gcsl", GCSLConfig)
-def gcsl_command(**values: Any) -> None:
-    """Goal-conditioned supervised learning from scratch on a maze: act for the env's goals,
-    relabel with the goals reached, refit, repeat; writes the learning curve."""
-    from justask.methods.gcsl import run_gcsl
-
-    cfg = build(GCSLConfig, values)
-    out = Path(cfg.out)
-    with removed_on_error(out):
-        results = run_gcsl(cfg)
-    typer.echo((out / "report.md").read_text())
-    typer.echo(f"report: {out / 'report.md'} (and report.json); curve: {out / 'curve.png'}")
-    typer.echo(f"total time: {results['seconds']:.0f} s")
+COMMANDS: dict[str, tuple[type | None, Callable[..., None], str]] = {
+    "collect": (Collect, collect_command, "collect episodes with a population of policies (a Minari dataset)"),
+    "train": (Train, train_command, "relabel a dataset and train a model on it by maximum likelihood"),
+    "ask": (Ask, ask_command, "ask a trained model for something and watch one rollout (GIF)"),
+    "eval": (Eval, eval_command, "evaluate a trained model, how much its request steers it, a sweep"),
+    "demo": (None, demo_command, "run a recipe on its quick defaults (default: lunarlander)"),
+    "recipes": (None, recipes_command, "list the recipes"),
+}
 
 
-demo_app = typer.Typer(
-    help="Quick end-to-end demos, about 10 minutes each on 2 CPU cores. Without a name: lunarlander.",
-    invoke_without_command=True,
-)
-app.add_typer(demo_app, name="demo")
+def overview() -> str:
+    lines = [
+        "usage: justask COMMAND [OPTIONS]",
+        "",
+        "Learn p(action | history, condition) by supervised learning on relabeled experience, then just ask.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name:<8} {summary}" for name, (_, _, summary) in COMMANDS.items()]
+    lines += ["", "justask COMMAND --help for its options."]
+    return "\n".join(lines)
 
 
-def _is_own_previous_run(out: Path, kind: str) -> bool:
-    """A folder that an earlier run of the same demo wrote (re-running replaces it)."""
-    import json
-
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        say(overview())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"justask: error: unknown command '{name}' (commands: {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    config_class, run, summary = COMMANDS[name]
     try:
-        return json.loads((out / "config.json").read_text()).get("run_kind") == kind
-    except (OSError, ValueError):
-        return False
-
-
-def _run_lunarlander(cfg: DemoConfig) -> None:
-    from justask.methods.lunarlander_demo import run_demo
-
-    out = Path(cfg.out)
-    _run_recipe(
-        cfg,
-        "demo",
-        run_demo,
-        f"report: {out / 'report.md'} (and report.json)\nplots: {out / 'sweep.png'}, {out / 'agents.png'}\n"
-        f"rollout: {out / 'rollout.gif'}\nTensorBoard: tensorboard --logdir {out}",
-    )
-
-
-def _run_recipe(cfg: Any, kind: str, runner: Any, where: str) -> None:
-    """Run a recipe into ``cfg.out`` (replacing an earlier run of the same kind; removing the
-    folder if it fails), then print its table, findings and where its files are."""
-    from justask.report import results_table
-
-    out = Path(cfg.out)
-    if _is_own_previous_run(out, kind):
-        cfg.overwrite = True
-    with removed_on_error(out):
-        report = runner(cfg)
-    typer.echo("\n" + results_table(report["agents"]) + "\n")
-    for line in report["findings"]:
-        typer.echo(f"- {line}")
-    typer.echo(f"\n{where}\ntotal time: {report['timings_s']['total_s']:.0f} s")
-
-
-@demo_app.callback()
-def demo_default(ctx: typer.Context) -> None:
-    """Without a demo name, run the LunarLander demo on its defaults."""
-    if ctx.invoked_subcommand is None:
-        try:
-            _run_lunarlander(DemoConfig())
-        except JustAskError as exc:
-            typer.echo(f"justask: error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-
-@command("lunarlander", DemoConfig, on=demo_app)
-def demo_lunarlander(**values: Any) -> None:
-    """The LunarLander demo: collect a population's data, relabel with return-to-go, train DT and
-    RvS (and BC, filtered BC, d3rlpy DiscreteCQL), ask for a high return, evaluate and report."""
-    _run_lunarlander(build(DemoConfig, values))
-
-
-@command("drex", DrexConfig, on=demo_app)
-def demo_drex(**values: Any) -> None:
-    """D-REX on LunarLander, quick variant: the built-in demonstrator, no PPO (see `justask drex`)."""
-    _run_drex(build(DrexConfig, values))
-
-
-def _run_report_demo(cfg: Any, run_kind: str, run: Callable[[Any], dict[str, Any]], pictures: list[str]) -> None:
-    """A demo that writes report.md into ``cfg.out``: re-running replaces its own earlier run,
-    a failure leaves no half-written folder; prints the report, its pictures and the time."""
-    out = Path(cfg.out)
-    if _is_own_previous_run(out, run_kind):
-        cfg.overwrite = True
-    with removed_on_error(out):
-        results = run(cfg)
-    typer.echo((out / "report.md").read_text())
-    shown = pictures + (["rollout.gif"] if cfg.gif else [])
-    typer.echo(f"report: {out / 'report.md'} (and report.json)\npictures: {', '.join(str(out / p) for p in shown)}")
-    typer.echo(f"total time: {results['seconds']:.0f} s")
-
-
-@command("worlds", WorldsDemoConfig, on=demo_app)
-def demo_worlds(**values: Any) -> None:
-    """Domain randomization, quick variant: CartPole with a hidden actuator sign (and random pole,
-    mass and force); a history DT infers its world, beside memoryless BC, an oracle told the
-    world, a DT told the world when known, SB3 PPO and the privileged expert, per held-out box."""
-    from justask.methods.worlds_demo import RUN_KIND, run_worlds_demo
-
-    _run_report_demo(build(WorldsDemoConfig, values), RUN_KIND, run_worlds_demo, ["returns.png"])
-
-
-@command("maze", MazeDemoConfig, on=demo_app)
-def demo_maze(**values: Any) -> None:
-    """Hindsight goals on PointMaze, quick variant: an explorer's data (never aimed at the
-    evaluation goals) relabeled with the goals it reached; a goal DT and RvS-G asked for the
-    env's own goals, beside the planner told the goal."""
-    from justask.methods.maze_demo import RUN_KIND, run_maze_demo
-
-    _run_report_demo(build(MazeDemoConfig, values), RUN_KIND, run_maze_demo, ["success.png", "paths.png"])
-
-
-@command("language", LanguageDemoConfig, on=demo_app)
-def demo_language(**values: Any) -> None:
-    """Hindsight language on BabyAI, quick variant: play data captioned afterwards, a
-    text-conditioned policy asked for the level's missions, held-out compositions and
-    paraphrases, beside instruction BC on the bot's demos with their true missions."""
-    from justask.methods.language_demo import RUN_KIND, run_language_demo
-
-    _run_report_demo(build(LanguageDemoConfig, values), RUN_KIND, run_language_demo, ["success.png"])
-
-
-@command("improve", ImproveConfig, on=demo_app)
-def demo_improve(**values: Any) -> None:
-    """In-context improvement with frozen weights, quick variant: Dark Room learning histories
-    (an expert with annealed noise), p(goal | experience) learned from them, then posterior
-    sampling on 20 held-out goals, beside tabular Q-learning from scratch and a memoryless
-    return-conditioned DT. `--family bandit`: Bernoulli bandits against Thompson sampling and UCB."""
-    from justask.methods.improve import RUN_KIND, run_improve
-
-    cfg = build(ImproveConfig, values)
-    command = command_line("justask demo improve", cfg)
-    _run_report_demo(cfg, RUN_KIND, lambda c: run_improve(c, command=command.strip()), ["curves.png"])
-
-
-def main() -> None:
-    app()
+        if config_class is None:
+            run(rest)
+        else:
+            cfg = parse(config_class, rest, f"justask {name}", config_class.__doc__)
+            if name == "train":
+                run(cfg, {a.split("=", 1)[0] for a in rest if a.startswith("--")})
+            else:
+                run(cfg)
+    except JustAskError as exc:
+        print(f"justask: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,17 +8,16 @@ gives the same episodes whatever the number of envs.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from justask.envs import EnvSlots
 from justask.episodes import Episodes
 from justask.errors import JustAskError
-from justask.policies import Policy, policy_info
+from justask.policies import Policy
+from justask.rollout import run_jobs
 
 
 def collect(
@@ -74,116 +73,3 @@ def collect(
         return Episodes.from_episode_list(ordered, envs.observation_space, envs.action_space, env_id=envs.env_id)
     finally:
         envs.close()
-
-
-def run_jobs(
-    envs: EnvSlots,
-    policies: list[Policy],
-    jobs: list[tuple[int, int]],
-    job_seeds: np.ndarray,
-    order: list[int],
-    progress: bool,
-    description: str,
-) -> list[dict[str, Any]]:
-    """Run ``jobs`` (member, index) on ``envs`` in ``order``; their episodes, in job order."""
-    from tqdm.auto import tqdm
-
-    n_envs = envs.num_envs
-    queue = list(reversed(order))  # pop() from the end gives jobs in `order`
-    slot_job = np.full(n_envs, -1, dtype=np.int64)  # -1: idle (no more jobs)
-    slot_member = np.full(n_envs, -1, dtype=np.int64)
-    buffers: list[dict[str, list]] = [_empty_buffer() for _ in range(n_envs)]
-    current_obs = np.zeros((n_envs, *envs.observation_space.shape), dtype=envs.observation_space.dtype)
-    finished: dict[int, dict[str, Any]] = {}
-
-    def start_next(slots: np.ndarray) -> None:
-        """Give each slot the next job (or leave it idle), reset it and tell its policy."""
-        started = []
-        for s in slots:
-            if queue:
-                k = queue.pop()
-                slot_job[s], slot_member[s] = k, jobs[k][0]
-                started.append(s)
-            else:
-                slot_job[s], slot_member[s] = -1, -1
-        if not started:
-            return
-        started_arr = np.array(started)
-        current_obs[started_arr] = envs.reset(started_arr, job_seeds[slot_job[started_arr]])
-        for s in started_arr:
-            buffers[s] = _empty_buffer()
-            buffers[s]["observations"].append(current_obs[s].copy())
-        for member in np.unique(slot_member[started_arr]):
-            policy = policies[member]
-            if hasattr(policy, "reset"):
-                mine = started_arr[slot_member[started_arr] == member]
-                policy.reset(mine, job_seeds[slot_job[mine]])
-
-    start_next(np.arange(n_envs))
-    bar = tqdm(total=len(jobs), desc=description, unit="ep", disable=not progress, leave=False, mininterval=0.5)
-    steps, clock = 0, time.perf_counter()
-    while True:
-        active = np.flatnonzero(slot_job >= 0)
-        if len(active) == 0:
-            break
-        actions = _batched_actions(envs.action_space, policies, slot_member[active], current_obs[active], active)
-        obs, rewards, terminations, truncations = envs.step(active, actions)
-        current_obs[active] = obs
-        steps += len(active)
-        for member in np.unique(slot_member[active]):
-            policy = policies[member]
-            if hasattr(policy, "observe"):
-                rows = slot_member[active] == member
-                policy.observe(active[rows], rewards[rows])
-        for row, s in enumerate(active):
-            b = buffers[s]
-            b["actions"].append(actions[row])
-            b["rewards"].append(rewards[row])
-            b["terminations"].append(terminations[row])
-            b["truncations"].append(truncations[row])
-            b["observations"].append(obs[row])
-        done = active[terminations | truncations]
-        if len(done):
-            for s in done:
-                k = int(slot_job[s])
-                finished[k] = _close_buffer(buffers[s], policies[jobs[k][0]], int(job_seeds[k]), envs.env_id)
-            bar.update(len(done))
-            start_next(done)
-        if progress and steps:
-            bar.set_postfix(steps_per_s=f"{steps / (time.perf_counter() - clock):.0f}", refresh=False)
-    bar.close()
-    return [finished[k] for k in range(len(jobs))]
-
-
-def _batched_actions(
-    space: gym.Space, policies: list[Policy], members: np.ndarray, obs: np.ndarray, slots: np.ndarray
-) -> np.ndarray:
-    """Each policy acts once for all the slots it runs; returns actions in ``slots`` order."""
-    if isinstance(space, gym.spaces.Discrete):
-        actions = np.zeros(len(slots), dtype=np.int64)
-    else:
-        actions = np.zeros((len(slots), *space.shape), dtype=space.dtype)
-    for member in np.unique(members):
-        rows = members == member
-        chosen = np.asarray(policies[member].act(obs[rows], slots[rows]))
-        if len(chosen) != int(rows.sum()):
-            raise RuntimeError(
-                f"policy {policies[member].name} returned {len(chosen)} actions for {int(rows.sum())} envs"
-            )
-        actions[rows] = chosen
-    return actions
-
-
-def _empty_buffer() -> dict[str, list]:
-    return {k: [] for k in ("observations", "actions", "rewards", "terminations", "truncations")}
-
-
-def _close_buffer(buffer: dict[str, list], policy: Policy, seed: int, env_id: str) -> dict[str, Any]:
-    return {
-        "observations": np.stack(buffer["observations"]),
-        "actions": np.stack(buffer["actions"]),
-        "rewards": np.asarray(buffer["rewards"], dtype=np.float32),
-        "terminations": np.asarray(buffer["terminations"], dtype=bool),
-        "truncations": np.asarray(buffer["truncations"], dtype=bool),
-        "metadata": {"policy": policy.name, "policy_params": policy_info(policy), "seed": seed, "env_id": env_id},
-    }

@@ -20,18 +20,22 @@ import numpy as np
 from justask.checkpoint import atomic_write, write_json
 from justask.episodes import Episodes
 from justask.errors import JustAskError
-from justask.models.config import ModelConfig
+from justask.models.config import PolicyIO
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = 1
 
 
-def step_columns(episodes: Episodes, config: ModelConfig) -> Iterator[tuple[str, np.ndarray]]:
+TABLE = "condition_table"  # the one column with a row per caption, not per step
+
+
+def step_columns(episodes: Episodes, config: PolicyIO) -> Iterator[tuple[str, np.ndarray]]:
     """The columns ``SegmentSampler`` reads, one at a time (so a writer holds one in memory):
     observations ``(N, obs_dim)`` float32 (uint8 when they are bytes), actions ``(N,)`` int64 or ``(N, act_dim)`` float32,
-    conditions ``(N, cond_dim)`` float32 when the model is conditioned, targets (like actions)
-    when it learns a column of labels instead of the executed actions, timesteps and
-    episode_start ``(N,)`` int64 (the index of each step's episode's first step)."""
+    conditions ``(N, cond_dim)`` float32 in model units when the model is conditioned (a text
+    condition: ``condition_index (N,)`` into ``condition_table (U, dim)``, each caption once),
+    targets (like actions) when it learns a column of labels instead of the executed actions,
+    timesteps and episode_start ``(N,)`` int64 (the index of each step's episode's first step)."""
     n = episodes.num_steps
     check_condition(episodes, config)
     observations = episodes.step_observations().reshape(n, -1)
@@ -44,7 +48,12 @@ def step_columns(episodes: Episodes, config: ModelConfig) -> Iterator[tuple[str,
     else:
         yield "actions", episodes.actions.reshape(n, -1).astype(np.float32)
     if config.condition is not None:
-        yield "conditions", episodes.conditions[config.condition.name].reshape(n, -1).astype(np.float32)
+        values, table = config.condition.model_column(episodes)
+        if table is None:
+            yield "conditions", values
+        else:
+            yield "condition_index", values
+            yield TABLE, table
     if config.target is not None:
         labels = episodes.conditions[config.target]
         yield "targets", labels.astype(np.int64) if config.discrete else labels.reshape(n, -1).astype(np.float32)
@@ -52,7 +61,7 @@ def step_columns(episodes: Episodes, config: ModelConfig) -> Iterator[tuple[str,
     yield "episode_start", np.repeat(episodes.episode_starts, episodes.lengths)
 
 
-def check_condition(episodes: Episodes, config: ModelConfig) -> None:
+def check_condition(episodes: Episodes, config: PolicyIO) -> None:
     """The episodes hold the condition column the model reads."""
     if config.condition is not None and config.condition.name not in episodes.conditions:
         raise JustAskError(f"the episodes have no condition column '{config.condition.name}' for this model")
@@ -107,7 +116,7 @@ def open_store(directory: Path) -> dict[str, np.ndarray]:
                 f"the manifest says {entry['dtype']} {entry['shape']}"
             )
         columns[name] = array
-    lengths = {len(a) for a in columns.values()}
+    lengths = {len(a) for name, a in columns.items() if name != TABLE}
     if len(lengths) > 1:
         raise JustAskError(f"column store {directory}: columns have different numbers of steps {sorted(lengths)}")
     return columns

@@ -1,115 +1,333 @@
-"""Conditions: what a model is asked for, and how a request becomes model input.
+"""Conditions: what a model is asked for. Every kind of condition gets its meaning here, and only here.
 
-A condition is a per-step float column of ``Episodes`` written by a relabeler (``return_to_go``
-divided by its scale, later an achieved goal, a caption's embedding, ...). ``ConditionSpec``
-records which column a model was trained on and how to turn a user's request into that column's
-units; ``ConditionEncoder`` turns the column into model tokens. Adding a kind of condition is a
-relabeler plus an entry here — the models and the training loop do not change.
+A condition is a per-step column of ``Episodes`` written by a relabeler, in the user's units (a
+return-to-go in reward units, a goal in the maze's coordinates, a world's physical parameters, a
+caption). A ``ConditionSpec`` says everything else, and it is data — stored beside the column and in
+a trained model's config, so a run folder never names code:
+
+- ``keyword``: what ``ask`` is called with (``ask(model, return_to_go=250)``, ``ask(model, world=...)``);
+- units: model units = (user units - ``offset``) / ``scale``, per dimension (``to_model``);
+- ``fields``: names of the dimensions, so a request may be ``{"length": 0.5}``;
+- ``update``: how a request evolves while acting — ``hold`` (a goal, a sentence, a world) or
+  ``minus_reward`` (a return-to-go, decremented by every reward, as the column was computed);
+- ``best_percentile``: the default request, a percentile of the data's requests (``None``: the
+  user must say what they want);
+- for text: the column holds indices into ``texts`` and ``encoder`` names the sentence encoder
+  that turns them (and any request) into vectors; asking checks it is the same encoder.
+
+A kind (``RETURN``, ``GOAL``, ``WORLD``, ``TEXT``, or one a user makes with ``ConditionKind``) is
+a preset of those fields. ``Episodes.with_condition(name, values)`` with no description at all
+makes a plain condition asked by its own name. Nothing outside this module switches on a kind.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 
-# kind -> the keyword a user asks with, e.g. model.ask(return_to_go=250)
-ASK_KEYWORD = {"return": "return_to_go", "vector": "goal", "text": "text"}
+UPDATES = ("hold", "minus_reward")
+SPEC_FIELDS = (
+    "kind",
+    "keyword",
+    "offset",
+    "scale",
+    "fields",
+    "defaults",
+    "update",
+    "best_percentile",
+    "text",
+    "encoder",
+)  # the keys of a column's description that are the spec's; the rest is free-form info
+NOT_A_CONDITION = "labels"  # a column of target actions (ModelConfig's target), never asked for
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditionKind:
+    """A preset for the description of a condition column (see the module doc)."""
+
+    name: str
+    keyword: str | None = None  # default: the kind's name
+    update: str = "hold"
+    best_percentile: float | None = None
+    text: bool = False
+
+    def __post_init__(self) -> None:
+        if self.update not in UPDATES:
+            raise JustAskError(f"condition kind '{self.name}': unknown update '{self.update}' ({', '.join(UPDATES)})")
+
+    def describe(self, **info: Any) -> dict[str, Any]:
+        """The column description for ``Episodes.with_condition``: this kind's fields, then ``info``."""
+        base = {"kind": self.name, "keyword": self.keyword or self.name, "update": self.update}
+        if self.best_percentile is not None:
+            base["best_percentile"] = self.best_percentile
+        if self.text:
+            base["text"] = True
+        return {**base, **info}
+
+
+RETURN = ConditionKind("return", keyword="return_to_go", update="minus_reward", best_percentile=95.0)
+GOAL = ConditionKind("goal")
+WORLD = ConditionKind("world")
+TEXT = ConditionKind("text", text=True)
+KINDS = {k.name: k for k in (RETURN, GOAL, WORLD, TEXT)}
+
+
+def _floats(values: Any, dim: int, what: str) -> list[float]:
+    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if arr.size == 1 and dim > 1:
+        arr = np.full(dim, float(arr[0]))
+    if arr.shape != (dim,) or not np.isfinite(arr).all():
+        raise JustAskError(f"{what} must be {dim} finite number(s), got {values!r}")
+    return arr.tolist()
 
 
 @dataclasses.dataclass
 class ConditionSpec:
-    """Which condition column a model reads and how requests map onto it."""
+    """Which condition column a model reads and what it means (see the module doc)."""
 
-    name: str  # column name in Episodes.conditions
-    kind: str  # "return" (decremented by each reward while acting), "vector" or "text" (held fixed)
-    dim: int  # width of the column
-    scale: float = 1.0  # model units = user units / scale (returns)
-    best: list[float] | None = None  # the request used when the user asks for "the best"
-    info: dict[str, Any] = dataclasses.field(default_factory=dict)  # the column's description
+    name: str  # the column in Episodes.conditions
+    kind: str  # the kind's name: return, goal, world, text, or a user's own
+    keyword: str  # ask(model, <keyword>=...)
+    dim: int  # width of the model's condition input
+    offset: list[float]  # model units = (user units - offset) / scale
+    scale: list[float]
+    update: str = "hold"  # hold or minus_reward
+    fields: list[str] | None = None  # names of the dimensions (a request may be a {field: value} dict)
+    defaults: list[float] | None = None  # values of fields a dict request leaves out (user units)
+    best: list[float] | None = None  # the default request (user units); None: there is none
+    best_percentile: float | None = None  # the percentile of the data's requests that ``best`` is
+    quantiles: list[float] | None = None  # 1-dim: percentiles 0..100 of the data's requests (user units)
+    encoder: str | None = None  # text: the sentence encoder's identity
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)  # the rest of the column's description
 
+    def __post_init__(self) -> None:
+        if self.update not in UPDATES:
+            raise JustAskError(f"condition '{self.name}': unknown update '{self.update}' ({', '.join(UPDATES)})")
+        if self.update == "minus_reward" and self.dim != 1:
+            raise JustAskError(f"condition '{self.name}': a request decremented by rewards must be one number")
+        if len(self.offset) != self.dim or len(self.scale) != self.dim:
+            raise JustAskError(f"condition '{self.name}': offset and scale need {self.dim} entries each")
+        if any(not np.isfinite(s) or s == 0 for s in self.scale):
+            raise JustAskError(f"condition '{self.name}': scale must be finite and non-zero, got {self.scale}")
+        if self.fields is not None and len(self.fields) != self.dim:
+            raise JustAskError(f"condition '{self.name}': {len(self.fields)} field names for {self.dim} dimensions")
+
+    # ---- from data ---------------------------------------------------------------------------
     @staticmethod
-    def from_episodes(episodes: Episodes, name: str, best_quantile: float = 95.0) -> ConditionSpec:
+    def from_episodes(episodes: Episodes, name: str) -> ConditionSpec:
+        """The spec of column ``name``, from its description and the data (best, quantiles)."""
         if name not in episodes.conditions:
             raise JustAskError(
                 f"the episodes have no condition column '{name}' "
-                f"(columns: {sorted(episodes.conditions) or 'none'}; relabel them first)"
+                f"(columns: {', '.join(sorted(episodes.conditions)) or 'none'}; relabel them first)"
             )
         column = episodes.conditions[name]
-        info = dict(episodes.condition_info.get(name, {}))
-        kind = info.get("kind", "vector")
-        if kind not in ASK_KEYWORD:
-            raise JustAskError(f"condition '{name}' has unknown kind '{kind}'")
-        dim = 1 if column.ndim == 1 else int(np.prod(column.shape[1:]))
-        scale = float(info.get("scale", 1.0))
-        best = None
-        if kind == "return":
-            # Ask for a high percentile of the data's episode returns, not its maximum: the top
-            # of the range has few episodes behind it, and asking there does no better (pilot).
-            # The column at each episode's first step is that episode's return, in model units.
-            episode_returns = column.reshape(len(column), -1)[episodes.episode_starts, 0].astype(np.float64)
-            best = [float(np.percentile(episode_returns, best_quantile))]
-            info["best_quantile"] = best_quantile
-        return ConditionSpec(name=name, kind=kind, dim=dim, scale=scale, best=best, info=info)
+        described = dict(episodes.condition_info.get(name, {}))
+        kind_name = str(described.get("kind", name))
+        if kind_name == NOT_A_CONDITION:
+            raise JustAskError(f"column '{name}' holds target actions (labels), not a condition to ask for")
+        preset = KINDS.get(kind_name, ConditionKind(kind_name)).describe()
+        desc = {**preset, **described}
+        text = bool(desc.get("text", False))
+        if text:
+            from justask.text import shared_encoder
 
-    def request(self, value: Any) -> np.ndarray:
-        """A user's request (env units) as a model-unit vector ``(dim,)``; ``None`` = the best."""
-        if self.kind == "text":
+            encoder = shared_encoder()
+            dim, recorded = encoder.dim, desc.get("encoder")
+            if recorded is not None and recorded != encoder.identity:
+                raise JustAskError(
+                    f"condition '{name}' was embedded by '{recorded}', this justask encodes with '{encoder.identity}'"
+                )
+            offset, scale = [0.0] * dim, [1.0] * dim
+        else:
+            if not np.issubdtype(column.dtype, np.number):
+                raise JustAskError(f"condition '{name}' holds {column.dtype}, not numbers")
+            dim = 1 if column.ndim == 1 else int(np.prod(column.shape[1:]))
+            offset = _floats(desc.get("offset", 0.0), dim, f"condition '{name}': offset")
+            scale = _floats(desc.get("scale", 1.0), dim, f"condition '{name}': scale")
+        first = np.asarray(column).reshape(len(column), -1)[episodes.episode_starts] if not text else None
+        quantiles = best = None
+        percentile = desc.get("best_percentile")
+        if first is not None and dim == 1 and len(first):
+            quantiles = np.percentile(first[:, 0].astype(np.float64), np.arange(101)).tolist()
+        if percentile is not None:
+            if first is None:
+                raise JustAskError(f"condition '{name}': a text condition has no percentile to ask for")
+            if not 0 <= float(percentile) <= 100:
+                raise JustAskError(f"condition '{name}': best_percentile must be in [0, 100], got {percentile}")
+            best = np.percentile(first.astype(np.float64), float(percentile), axis=0).tolist()
+        fields = desc.get("fields")
+        defaults = desc.get("defaults")
+        return ConditionSpec(
+            name=name,
+            kind=kind_name,
+            keyword=str(desc.get("keyword", kind_name)),
+            dim=dim,
+            offset=offset,
+            scale=scale,
+            update=str(desc.get("update", "hold")),
+            fields=None if fields is None else [str(f) for f in fields],
+            defaults=None if defaults is None else _floats(defaults, dim, f"condition '{name}': defaults"),
+            best=best,
+            best_percentile=None if percentile is None else float(percentile),
+            quantiles=quantiles,
+            encoder=desc.get("encoder") if text else None,
+            info={k: v for k, v in desc.items() if k not in SPEC_FIELDS and k != "texts"},
+        )
+
+    @property
+    def is_text(self) -> bool:
+        return self.encoder is not None or self.kind == TEXT.name
+
+    # ---- the column in model units -----------------------------------------------------------
+    def to_model(self, values: np.ndarray) -> np.ndarray:
+        """User-unit values ``(N, dim)`` (or ``(N,)``) -> model units ``(N, dim)`` float32."""
+        arr = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+        if self.offset == [0.0] * self.dim and self.scale == [1.0] * self.dim:
+            return arr.astype(np.float32)
+        return ((arr - np.asarray(self.offset)) / np.asarray(self.scale)).astype(np.float32)
+
+    def model_column(self, episodes: Episodes) -> tuple[np.ndarray, np.ndarray | None]:
+        """The column as the model reads it: ``(values (N, dim) float32, None)``, or for text
+        ``(indices (N,) int64, table (U, dim) float32)`` — each caption's embedding stored once."""
+        column = episodes.conditions[self.name]
+        if not self.is_text:
+            return self.to_model(column), None
+        texts = episodes.condition_info.get(self.name, {}).get("texts")
+        if texts is None:
+            raise JustAskError(f"text condition '{self.name}' has no texts in its description")
+        return np.asarray(column, dtype=np.int64).reshape(-1), self.encode(list(texts))
+
+    # ---- requests ----------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentences -> ``(n, dim)`` embeddings with the encoder this condition was made with."""
+        from justask.text import shared_encoder
+
+        encoder = shared_encoder()
+        if self.encoder is not None and self.encoder != encoder.identity:
+            raise JustAskError(
+                f"this model's '{self.name}' condition was embedded by '{self.encoder}'; "
+                f"this justask encodes sentences with '{encoder.identity}'"
+            )
+        return encoder.encode(list(texts))
+
+    def request(self, value: Any = None) -> np.ndarray:
+        """One request in user units -> the model-unit vector ``(dim,)``. ``None``: the best."""
+        if self.is_text:
             return self._text_request(value)
         if value is None:
             if self.best is None:
-                raise JustAskError(f"condition '{self.name}' has no default request; give a value")
-            return np.asarray(self.best, dtype=np.float32)
-        arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+                raise JustAskError(f"condition '{self.name}' has no default request: say what to ask for")
+            value = self.best
+        if isinstance(value, Mapping):
+            value = self._from_fields(value)
+        if isinstance(value, str):
+            raise JustAskError(f"condition '{self.name}' takes {self.dim} number(s), not the text '{value}'")
+        try:
+            arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise JustAskError(f"condition '{self.name}' takes {self.dim} number(s), got {value!r}") from None
         if arr.shape != (self.dim,):
-            raise JustAskError(f"condition '{self.name}' takes {self.dim} number(s), got shape {arr.shape}")
+            raise JustAskError(f"condition '{self.name}' takes {self.dim} number(s), got {arr.size}")
         if not np.isfinite(arr).all():
-            raise JustAskError(f"condition '{self.name}': request {value} is not finite")
-        return (arr / self.scale).astype(np.float32)
+            raise JustAskError(f"condition '{self.name}': the request {arr.tolist()} is not finite")
+        out = self.to_model(arr[None])[0]
+        if not np.isfinite(out).all():
+            raise JustAskError(f"condition '{self.name}': the request {arr.tolist()} is out of range for the model")
+        return out
+
+    def _from_fields(self, value: Mapping[str, Any]) -> list[float]:
+        if self.fields is None:
+            raise JustAskError(f"condition '{self.name}' has no named fields; give {self.dim} number(s)")
+        unknown = sorted(set(value) - set(self.fields))
+        if unknown:
+            raise JustAskError(
+                f"condition '{self.name}' has no field '{unknown[0]}' (fields: {', '.join(self.fields)})"
+            )
+        out = []
+        for i, field in enumerate(self.fields):
+            if field in value:
+                out.append(value[field])
+            elif self.defaults is not None:
+                out.append(self.defaults[i])
+            else:
+                raise JustAskError(f"condition '{self.name}': give a value for '{field}'")
+        return out
 
     def _text_request(self, value: Any) -> np.ndarray:
-        """An instruction (a string) -> its sentence embedding; an embedding passes through."""
         if value is None:
-            raise JustAskError(f"condition '{self.name}' is text: give an instruction, e.g. 'pick up the blue key'")
+            raise JustAskError(f"condition '{self.name}' is text: say what you want, e.g. 'pick up the blue key'")
         if isinstance(value, str):
-            from justask.text import shared_encoder
+            return self.encode([value])[0]
+        raise JustAskError(f"condition '{self.name}' takes a sentence, got {type(value).__name__}")
 
-            return shared_encoder().encode([value])[0]
-        arr = np.asarray(value, dtype=np.float32)
-        if arr.shape != (self.dim,) or not np.isfinite(arr).all():
-            raise JustAskError(f"condition '{self.name}' takes an instruction (a string), got {type(value).__name__}")
-        return arr
+    def parse(self, text: str) -> Any:
+        """A request typed on the command line: ``best``, numbers separated by commas,
+        ``field=value,...``, or (text conditions) the sentence itself."""
+        if self.is_text:
+            return text
+        text = text.strip()
+        if text in ("", "best"):
+            return None
+        try:
+            if "=" in text:
+                pairs = [part.split("=", 1) for part in text.split(",")]
+                return {key.strip(): float(number) for key, number in pairs}
+            numbers = [float(x) for x in text.split(",")]
+        except ValueError:
+            hint = f" (fields: {', '.join(self.fields)})" if self.fields else ""
+            raise JustAskError(
+                f"'{text}' is not a request for '{self.name}': give 'best', {self.dim} number(s) separated "
+                f"by commas, or field=value pairs{hint}"
+            ) from None
+        return numbers[0] if len(numbers) == 1 else numbers
+
+    # ---- while acting ------------------------------------------------------------------------
+    def advance(self, current: Any, rewards: Any) -> None:
+        """After a step: update model-unit requests ``(N, dim)`` in place by the rewards ``(N,)``."""
+        if self.update == "minus_reward":
+            current[:, 0] -= rewards / self.scale[0]
 
     def in_user_units(self, vector: np.ndarray) -> float | list[float]:
-        values = (np.asarray(vector, dtype=np.float64) * self.scale).tolist()
-        return values[0] if self.dim == 1 else values
+        values = np.asarray(vector, dtype=np.float64) * np.asarray(self.scale) + np.asarray(self.offset)
+        out = [round(float(v), 6) for v in values]
+        return out[0] if self.dim == 1 else out
 
+    def describe(self, value: Any) -> Any:
+        """A request as a report shows it: the sentence, or numbers in user units."""
+        if self.is_text:
+            return value if isinstance(value, str) else "(embedding)"
+        return self.in_user_units(self.request(value))
+
+    # ---- the data's own terms ----------------------------------------------------------------
+    def data_requests(self, u: np.ndarray) -> np.ndarray:
+        """Requests drawn like the data's (1-dim conditions): the data's quantile function at
+        ``u`` in [0, 1), ``(n,)`` user units."""
+        if self.quantiles is None:
+            raise JustAskError(f"condition '{self.name}' keeps no distribution of the data's requests")
+        return np.interp(np.asarray(u, dtype=np.float64) * 100.0, np.arange(101), np.asarray(self.quantiles))
+
+    # ---- storage -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @staticmethod
-    def from_json(data: dict[str, Any]) -> ConditionSpec:
-        return ConditionSpec(**data)
-
-
-class ConditionEncoder(nn.Module):
-    """Condition column ``(B, T, dim)`` -> tokens ``(B, T, d_out)``. One for every kind.
-
-    Linear on purpose: with an MLP here (GELU between two layers) the RvS MLP asked for the
-    best return fell from 133 to -5 mean return on the demo data (same seed, 200 episodes) — a
-    flexible embedding of the near-unique return-to-go values lets the model identify the
-    episode instead of learning a smooth return -> behaviour map.
-    """
-
-    def __init__(self, spec: ConditionSpec, d_out: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(spec.dim, d_out)
-
-    def forward(self, conditions: torch.Tensor) -> torch.Tensor:
-        return self.proj(conditions)
+    def from_json(data: Mapping[str, Any]) -> ConditionSpec:
+        known = {f.name for f in dataclasses.fields(ConditionSpec)}
+        if not isinstance(data, Mapping) or not {"name", "keyword", "dim", "offset", "scale"} <= set(data):
+            raise JustAskError(
+                "the condition description is not one this justask reads (written by an older version?): retrain"
+            )
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise JustAskError(f"the condition description has unknown fields {unknown}")
+        try:
+            return ConditionSpec(**dict(data))
+        except TypeError as exc:
+            raise JustAskError(f"the condition description is invalid ({exc})") from exc

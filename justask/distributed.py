@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+from typing import Any
 
 import torch
 import torch.distributed as torch_dist
@@ -100,12 +101,16 @@ def leave() -> None:
 
 
 class LossModule(torch.nn.Module):
-    """The policy's loss as a module's forward, which is what DistributedDataParallel wraps:
-    its gradient hooks are armed by the wrapper's forward call."""
+    """A learner's loss as a module's forward, which is what DistributedDataParallel wraps: its
+    gradient hooks are armed by the wrapper's forward call. ``loss`` may return ``(loss,
+    metrics)``; the loss is weighted, the metrics pass through."""
 
-    def __init__(self, policy: torch.nn.Module) -> None:
+    def __init__(self, learned: torch.nn.Module) -> None:
         super().__init__()
-        self.policy = policy
+        self.learned = learned
 
-    def forward(self, batch: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tensor:
-        return self.policy.loss(batch) * weight
+    def forward(self, batch: dict[str, torch.Tensor], weight: torch.Tensor) -> Any:
+        out = self.learned.loss(batch)
+        if isinstance(out, tuple):
+            return out[0] * weight, out[1]
+        return out * weight

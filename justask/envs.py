@@ -21,14 +21,32 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+import justask.suites  # noqa: F401  (registers justask's envs)
 from justask.errors import JustAskError
-from justask.suites import cartpole_worlds, lunar_lander_worlds, maze  # noqa: F401  (register the envs)
 
 StepResult = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
+_ALLOW_IMPORT = [False]
+
+
+def allow_module_imports(allowed: bool) -> None:
+    """Let env ids of the form ``module:Env-vN`` import their module (the CLI's --allow-import)."""
+    _ALLOW_IMPORT[0] = bool(allowed)
+
+
 def check_env_id(env_id: str) -> None:
-    """Raise ``JustAskError`` for an env id Gymnasium does not know."""
+    """Raise ``JustAskError`` for an env id Gymnasium does not know — or one of the form
+    ``module:Env-vN``, which makes Gymnasium import ``module`` (code named by whoever wrote the
+    id: a run folder or a dataset someone handed you), unless ``allow_module_imports`` was
+    called (the user said so on the command line)."""
+    if not isinstance(env_id, str) or not env_id:
+        raise JustAskError(f"an env id must be a non-empty string, got {env_id!r}")
+    if ":" in env_id and not _ALLOW_IMPORT[0]:
+        raise JustAskError(
+            f"env id '{env_id}' names a Python module to import; justask imports code only when you "
+            "ask for it (--allow-import)"
+        )
     try:
         gym.spec(env_id)
     except gym.error.Error as exc:

@@ -150,6 +150,25 @@ class Episodes:
                 raise JustAskError(
                     f"part {i} has condition columns {sorted(p.conditions)}, part 0 has {sorted(first.conditions)}"
                 )
+            for name in first.conditions:
+                if ("texts" in p.condition_info.get(name, {})) != ("texts" in first.condition_info.get(name, {})):
+                    raise JustAskError(f"part {i}: condition '{name}' is text in one part and not in another")
+        conditions, info = {}, {k: dict(v) for k, v in first.condition_info.items()}
+        for name in first.conditions:
+            tables = [p.condition_info.get(name, {}).get("texts") for p in parts]
+            if tables[0] is None:
+                conditions[name] = np.concatenate([p.conditions[name] for p in parts])
+                continue
+            # text columns index their part's table of captions: index one merged table instead
+            merged = sorted(set().union(*map(set, tables)))
+            row = {text: k for k, text in enumerate(merged)}
+            conditions[name] = np.concatenate(
+                [
+                    np.array([row[t] for t in table], dtype=np.int64)[p.conditions[name]]
+                    for p, table in zip(parts, tables, strict=True)
+                ]
+            )
+            info[name]["texts"] = merged
         return dataclasses.replace(
             first,
             observations=np.concatenate([p.observations for p in parts]),
@@ -159,7 +178,8 @@ class Episodes:
             truncations=np.concatenate([p.truncations for p in parts]),
             lengths=np.concatenate([p.lengths for p in parts]),
             metadata=[m for p in parts for m in p.metadata],
-            conditions={k: np.concatenate([p.conditions[k] for p in parts]) for k in first.conditions},
+            conditions=conditions,
+            condition_info=info,
         )
 
     @staticmethod
@@ -295,6 +315,14 @@ def validate_episodes(ep: Episodes, source: str) -> None:
     for name, col in ep.conditions.items():
         if len(col) != n_steps:
             raise JustAskError(f"{source}: condition '{name}' has {len(col)} rows, expected {n_steps}")
+        texts = ep.condition_info.get(name, {}).get("texts")
+        if texts is not None:
+            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                raise JustAskError(f"{source}: text condition '{name}' needs a list of sentences ('texts')")
+            if not np.issubdtype(col.dtype, np.integer) or col.ndim != 1:
+                raise JustAskError(f"{source}: text condition '{name}' must hold one sentence index per step")
+            if len(col) and (col.min() < 0 or col.max() >= len(texts)):
+                raise JustAskError(f"{source}: text condition '{name}' indexes a sentence outside its {len(texts)}")
         if np.issubdtype(col.dtype, np.floating) and not np.isfinite(col).all():
             bad = ~np.isfinite(col.reshape(len(col), -1)).all(axis=1)
             raise JustAskError(

@@ -12,14 +12,17 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from justask.asking import ask
 from justask.collection import collect
 from justask.envs import env_spaces
 from justask.episodes import Episodes
 from justask.errors import JustAskError
+from justask.models.policy import PolicyModel
 from justask.policies import Policy
 from justask.stats import bootstrap_ci
 
 EVAL_SEED = 1_000_000
+IRRELEVANT = "the weather is nice today"  # the text control: a sentence about nothing in the world
 
 
 @dataclasses.dataclass
@@ -51,8 +54,8 @@ class EvalResult:
             "condition": self.condition,
             "action_rule": self.action_rule,
             "episodes": self.episodes,
-            "mean": round(self.mean, 2),
-            "ci95": [round(lo, 2), round(hi, 2)],
+            "mean": round(self.mean, 4),  # 4 decimals: a table's 1 decimal then agrees with the console's
+            "ci95": [round(lo, 4), round(hi, 4)],
             "mean_length": round(float(np.mean(self.lengths)), 1),
         }
 
@@ -110,3 +113,112 @@ def evaluate(
         env_kwargs=env_kwargs,
     )
     return EvalResult.from_episodes(name or policy.name, result, info.get("condition"), info.get("action_rule"))
+
+
+# ---- does the request steer? ---------------------------------------------------------------------
+def derangement(n: int, seed: int = 0) -> np.ndarray:
+    """A permutation of ``range(n)`` that moves every element (n >= 2): episode ``j`` is asked
+    episode ``perm[j]``'s request."""
+    if n < 2:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    while True:
+        perm = rng.permutation(n)
+        if (perm != np.arange(n)).all():
+            return perm
+
+
+def steering(
+    env_id: str,
+    model: PolicyModel,
+    request: Any = None,
+    *,
+    episodes: int = 300,
+    num_envs: int = 100,
+    seed: int = EVAL_SEED,
+    action_rule: str = "argmax",
+    asked: EvalResult | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    reward_fn: Any = None,
+    success_at: float | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """How much the request steers ``model``: the outcome when each episode is asked its request
+    beside a control asked another's — the same episodes (seeds), success judged by the env's own
+    task throughout.
+
+    - ``shuffled``: per-episode requests (a function of the seeds): each episode is asked another
+      episode's request of the same set; one request for all: each episode is asked a request
+      drawn like the data's own (1-dim conditions: the data's quantile function);
+    - ``irrelevant`` (text): every episode is told ``IRRELEVANT``.
+
+    ``asked``: the result already evaluated on these episodes with this request (not rerun). The
+    gap (asked minus control) has a paired bootstrap 95% CI over episodes; with ``success_at``
+    the outcome is success (return >= it), else the return. Returns a JSON-ready dict."""
+    spec = model.io.condition
+    if spec is None:
+        raise JustAskError("steering needs a conditioned model (behaviour cloning takes no request)")
+    common = dict(episodes=episodes, num_envs=num_envs, seed=seed, env_kwargs=env_kwargs)
+
+    def run(value: Any, label: str) -> EvalResult:
+        agent = ask(model, value, action_rule=action_rule, reward_fn=reward_fn, name=label)
+        return evaluate(env_id, agent, progress=progress, **common)
+
+    if asked is None:
+        asked = run(request, "asked")
+    if len(asked.returns) != episodes:
+        raise JustAskError(f"the asked result has {len(asked.returns)} episodes, the control {episodes}")
+    controls: dict[str, EvalResult] = {}
+    seeds = seed + np.arange(episodes)
+    if callable(request):
+        perm = derangement(episodes, seed)
+        index = {int(s): j for j, s in enumerate(seeds)}
+        values = request(seeds)
+        rows = [values[j] for j in range(episodes)] if not isinstance(values, str) else [values] * episodes
+
+        def shuffled(batch: np.ndarray, rows: list[Any] = rows) -> list[Any]:
+            return [rows[perm[index[int(s)]]] for s in batch]
+
+        controls["shuffled"] = run(shuffled, "shuffled requests")
+    elif spec.quantiles is not None:
+        draws = spec.data_requests(np.random.default_rng(seed).random(episodes))
+        by_seed = {int(s): float(v) for s, v in zip(seeds, draws, strict=True)}
+        controls["shuffled"] = run(lambda batch: [by_seed[int(s)] for s in batch], "data's requests")
+    if spec.is_text:
+        controls["irrelevant"] = run(IRRELEVANT, "irrelevant sentence")
+
+    def outcome(result: EvalResult) -> np.ndarray:
+        return (result.returns >= success_at).astype(np.float64) if success_at is not None else result.returns
+
+    def summary(result: EvalResult) -> dict[str, Any]:
+        values = outcome(result)
+        return {"mean": round(float(values.mean()), 4), "ci95": [round(x, 4) for x in bootstrap_ci(values)]}
+
+    out: dict[str, Any] = {
+        "outcome": "success" if success_at is not None else "return",
+        "episodes": episodes,
+        "action_rule": action_rule,
+        "asked": summary(asked),
+    }
+    for name, result in controls.items():
+        gap = outcome(asked) - outcome(result)
+        out[name] = summary(result)
+        out[f"gap_{name}"] = {"mean": round(float(gap.mean()), 4), "ci95": [round(x, 4) for x in bootstrap_ci(gap)]}
+    if not controls:
+        out["note"] = "no control: a fixed multi-dimensional request has no data distribution to draw others from"
+    return out
+
+
+def steering_line(name: str, result: dict[str, Any]) -> str:
+    """One line for a report: the outcome asked vs each control, and the gaps."""
+    unit = result["outcome"]
+    parts = [f"{name}: {unit} asked {result['asked']['mean']:.3g}"]
+    for control in ("shuffled", "irrelevant"):
+        if control in result:
+            gap = result[f"gap_{control}"]
+            parts.append(
+                f"{control} {result[control]['mean']:.3g} (gap {gap['mean']:+.3g} [{gap['ci95'][0]:+.3g}, {gap['ci95'][1]:+.3g}])"
+            )
+    if len(parts) == 1:
+        parts.append(result.get("note", "no control"))
+    return "; ".join(parts)

@@ -18,7 +18,6 @@ for a bandit).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,37 +26,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from justask.checkpoint import load_state_checked, load_tensors, read_json, save_tensors, write_json
+from justask.checkpoint import MODEL_FILE, load_state_checked, load_tensors, read_run_config
 from justask.configs import TrainConfig
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.models.task_posterior import PosteriorConfig, TaskPosterior
-from justask.training import load_train_state, lr_at, make_optimizer, resolve_device, save_train_state
+from justask.suites.families import InContextFamily
+from justask.training import fit
 
 RUN_KIND = "task_posterior"
-MODEL_FILE = "posterior.safetensors"
-STATE_FILE = "posterior_state.safetensors"
-
-
-@dataclasses.dataclass(frozen=True)
-class InContextFamily:
-    """How a task family's steps become evidence about its candidate tasks."""
-
-    name: str
-    env_id: str
-    n_tasks: int
-    n_outcomes: int
-    # (actions (N,), rewards (N,), next observations (N, ...)) -> subjects (N,), outcomes (N,): ints
-    step_tokens: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-    # an episode's metadata -> the index of its task among the candidates
-    label: Callable[[dict[str, Any]], int]
-    # (next observations, rewards, current guesses) -> (N,) bool: the guess is ruled out
-    falsified: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-    # a task -> the options that make the env pose it at reset
-    reset_options: Callable[[Any], dict[str, Any]]
-    # a task -> its best episode return (for normalised scores); None: not known
-    optimal_return: Callable[[Any], float] | None
-    env_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)  # for gymnasium.make
 
 
 # ---- histories -----------------------------------------------------------------------------------
@@ -131,7 +108,8 @@ def history_tokens(episodes: Episodes, family: InContextFamily) -> HistoryTokens
 
 class ContextSampler:
     """Batches of (a history's first ``cut`` steps as counts per (subject, outcome), its task),
-    ``cut`` uniform in 0..length — one scatter per batch, no per-sample Python."""
+    ``cut`` uniform in 0..length — one scatter per batch, no per-sample Python. Batches are cut at
+    the longest history's width (fixed shapes: the CUDA graph can replay them)."""
 
     def __init__(self, tokens: HistoryTokens, n_tasks: int, n_outcomes: int, device: torch.device) -> None:
         if tokens.subjects.size and (tokens.subjects.max() >= n_tasks or tokens.outcomes.max() >= n_outcomes):
@@ -145,21 +123,50 @@ class ContextSampler:
         self.starts = torch.as_tensor(tokens.starts, device=device)
         self.lengths = torch.as_tensor(tokens.lengths, device=device)
         self.labels = torch.as_tensor(tokens.labels, device=device)
+        self.offsets = torch.arange(max(1, int(tokens.lengths.max()) if len(tokens.lengths) else 1), device=device)
+
+    def draw(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        h = torch.randint(len(self.starts), (batch_size,), generator=generator, device=self.device)
+        return {"history": h, "u": torch.rand(batch_size, generator=generator, device=self.device)}
+
+    def gather(self, draws: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        h = draws["history"]
+        cut = torch.minimum((draws["u"] * (self.lengths[h] + 1)).long(), self.lengths[h])
+        mask = self.offsets[None, :] < cut[:, None]
+        index = torch.where(
+            mask, self.starts[h][:, None] + self.offsets[None, :], torch.zeros_like(mask, dtype=torch.long)
+        )
+        index = index.clamp(max=len(self.types) - 1)
+        counts = torch.zeros(len(h), self.n_types, device=self.device)
+        counts.scatter_add_(1, self.types[index], mask.float())
+        return {"counts": counts.view(len(h), *self.shape), "labels": self.labels[h]}
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        h = torch.randint(len(self.starts), (batch_size,), generator=generator, device=self.device)
-        cut = (torch.rand(batch_size, generator=generator, device=self.device) * (self.lengths[h] + 1)).long()
-        cut = torch.minimum(cut, self.lengths[h])
-        width = max(1, int(cut.max()))
-        offsets = torch.arange(width, device=self.device)
-        mask = offsets[None, :] < cut[:, None]
-        index = torch.where(mask, self.starts[h][:, None] + offsets[None, :], torch.zeros_like(mask, dtype=torch.long))
-        counts = torch.zeros(batch_size, self.n_types, device=self.device)
-        counts.scatter_add_(1, self.types[index], mask.float())
-        return {"counts": counts.view(batch_size, *self.shape), "labels": self.labels[h]}
+        return self.gather(self.draw(batch_size, generator))
 
 
 # ---- fitting -------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class PosteriorLearner:
+    """p(task | experience) fitted by cross-entropy to the histories' hindsight task labels."""
+
+    tokens: HistoryTokens
+    config: PosteriorConfig
+    run_kind: str = RUN_KIND
+
+    def describe(self) -> dict[str, Any]:
+        return {"posterior": self.config.to_json(), "histories": self.tokens.num_histories}
+
+    def build(self) -> TaskPosterior:
+        return TaskPosterior(self.config)
+
+    def sampler(self, placement: Any) -> ContextSampler:
+        return ContextSampler(self.tokens, self.config.n_tasks, self.config.n_outcomes, placement.device)
+
+    def weight(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.tensor(float(len(batch["labels"])), device=batch["labels"].device)
+
+
 def fit_posterior(
     tokens: HistoryTokens,
     config: PosteriorConfig,
@@ -167,71 +174,22 @@ def fit_posterior(
     run_dir: str | Path,
     *,
     resume: bool = False,
+    stop_at: int | None = None,
 ) -> TaskPosterior:
-    """Fit p(task | context) by cross-entropy; the run folder gets config, weights, TensorBoard
-    logs and a resumable train state (written atomically every ``checkpoint_every`` steps)."""
-    from torch.utils.tensorboard import SummaryWriter
-    from tqdm.auto import tqdm
-
-    run_dir = Path(run_dir)
-    device = resolve_device(train_cfg.device)
-    if train_cfg.threads > 0:
-        torch.set_num_threads(train_cfg.threads)
-    run_config = {"run_kind": RUN_KIND, "posterior": config.to_json(), "train": dataclasses.asdict(train_cfg)}
-    if (run_dir / "config.json").exists():
-        if not resume:
-            raise JustAskError(f"run folder {run_dir} already holds a run (resume it, or use a new folder)")
-        saved = read_json(run_dir / "config.json", f"run {run_dir}")
-        if saved.get("posterior") != json.loads(json.dumps(run_config["posterior"])):
-            raise JustAskError(f"cannot resume {run_dir}: its checkpoint is from a different posterior config")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", run_config)
-    torch.manual_seed(train_cfg.seed)
-    model = TaskPosterior(config).to(device)
-    optimizer = make_optimizer(model, train_cfg, device)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(train_cfg.seed + 1)
-    sampler = ContextSampler(tokens, config.n_tasks, config.n_outcomes, device)
-    start = 0
-    if resume and (run_dir / STATE_FILE).exists():
-        start = load_train_state(run_dir / STATE_FILE, model, optimizer, generator, f"run {run_dir}")
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start if start else None)
-    bar = tqdm(
-        total=train_cfg.steps, initial=start, desc="train posterior", unit="step", disable=not train_cfg.progress
-    )
-    model.train()
-    running = None
-    for step in range(start, train_cfg.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, train_cfg)
-        loss = model.loss(sampler.sample(train_cfg.batch_size, generator))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
-        optimizer.step()
-        value = float(loss.detach())
-        running = value if running is None else 0.95 * running + 0.05 * value
-        done = step + 1
-        if done % train_cfg.log_every == 0 or done == train_cfg.steps:
-            writer.add_scalar("train/loss", running, done)
-            writer.add_scalar("train/lr", lr_at(step, train_cfg), done)
-            bar.set_postfix(loss=f"{running:.3f}")
-        bar.update(1)
-        if done % train_cfg.checkpoint_every == 0 or done == train_cfg.steps:
-            save_train_state(run_dir / STATE_FILE, model, optimizer, generator, done)
-    bar.close()
-    writer.close()
-    save_tensors(run_dir / MODEL_FILE, model.state_dict())
-    return model.eval()
+    """Fit p(task | context) by cross-entropy through the one training loop (``training.fit``):
+    config, weights, TensorBoard logs and a resumable train state in ``run_dir``."""
+    return fit(PosteriorLearner(tokens, config), train_cfg, run_dir, resume=resume, stop_at=stop_at)
 
 
 def load_posterior(run_dir: str | Path, device: str | torch.device = "cpu") -> TaskPosterior:
     """A fitted posterior from its run folder (JSON config + safetensors; nothing unpickled)."""
     run_dir = Path(run_dir)
-    saved = read_json(run_dir / "config.json", f"run {run_dir}")
-    if saved.get("run_kind") != RUN_KIND:
-        raise JustAskError(f"{run_dir} is a '{saved.get('run_kind')}' run, not a task posterior")
-    model = TaskPosterior(PosteriorConfig(**saved["posterior"]))
+    saved = read_run_config(run_dir, RUN_KIND, "a task posterior")
+    try:
+        config = PosteriorConfig(**saved["posterior"])
+    except (KeyError, TypeError) as exc:
+        raise JustAskError(f"run {run_dir}: config.json's posterior section is invalid ({exc})") from exc
+    model = TaskPosterior(config)
     load_state_checked(model, load_tensors(run_dir / MODEL_FILE, f"run {run_dir}"), f"run {run_dir}")
     return model.to(device).eval()
 

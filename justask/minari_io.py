@@ -157,6 +157,17 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"metadata value of type {type(obj).__name__} cannot be saved as JSON")
 
 
+def local_dataset_ids() -> list[str]:
+    """The ids of the Minari datasets under $MINARI_DATASETS_PATH (read from disk; never the network)."""
+    root = Path(os.environ.get("MINARI_DATASETS_PATH", Path.home() / ".minari" / "datasets"))
+    if not root.is_dir():
+        return []
+    found = []
+    for metadata in sorted(root.glob("**/data/metadata.json")):
+        found.append(str(metadata.parent.parent.relative_to(root)))
+    return found
+
+
 def load_minari(source: str | os.PathLike) -> Episodes:
     """Load a Minari dataset (by id or path) as validated ``Episodes``.
 
@@ -169,7 +180,9 @@ def load_minari(source: str | os.PathLike) -> Episodes:
     data_path = root / "data" if (root / "data").is_dir() else root
     if not (data_path / "metadata.json").is_file():
         where = f"under $MINARI_DATASETS_PATH ({root.parent})" if not is_path(source) else f"at {root}"
-        raise JustAskError(f"no Minari dataset '{source}' {where}: metadata.json not found")
+        known = local_dataset_ids() if not is_path(source) else []
+        listed = f" (local datasets: {', '.join(known[:20])})" if known else " (no local datasets)"
+        raise JustAskError(f"no Minari dataset '{source}' {where}: metadata.json not found{'' if is_path(source) else listed}")
     try:
         ds = MinariDataset(data_path)
     except Exception as exc:  # Minari raises assorted errors for a broken dataset

@@ -71,7 +71,7 @@ class _Worker:
         self.policies = policies
 
     def run(self, jobs: list[tuple[int, int]], job_seeds: np.ndarray, order: list[int]) -> list[dict[str, Any]]:
-        from justask.collection import run_jobs
+        from justask.rollout import run_jobs
 
         try:
             return run_jobs(self.envs, self.policies, jobs, job_seeds, order, progress=False, description="")

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from justask.conditions import GOAL as GOAL_KIND
+from justask.conditions import RETURN
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 
@@ -38,29 +40,13 @@ def return_to_go(
     rewards: np.ndarray | None = None,
     **info: object,
 ) -> Episodes:
-    """Add the return-to-go column ``name``, divided by ``scale`` (the model's units).
-
-    The column's info records ``kind="return"`` and ``scale``, so asking for a return in the
-    env's units converts it the same way, and the episode-return quantiles used to choose what to
-    ask for by default. ``rewards`` replaces the recorded rewards (a learned reward); ``info``
-    adds to the column's description.
-    """
-    if scale <= 0:
-        raise ValueError(f"return scale must be positive, got {scale}")
-    rtg_unscaled = return_to_go_column(episodes, rewards)
-    rtg = rtg_unscaled / scale
-    returns = rtg_unscaled[episodes.episode_starts] if episodes.num_steps else np.zeros(0)
-    quantiles = {f"q{q}": float(np.percentile(returns, q)) for q in (50, 90, 95, 99)}
-    return episodes.with_condition(
-        name,
-        rtg.astype(np.float32)[:, None],
-        kind="return",
-        scale=float(scale),
-        episode_return_max=float(returns.max()),
-        episode_return_min=float(returns.min()),
-        episode_return_quantiles=quantiles,
-        **info,
-    )
+    """Add the return-to-go column ``name`` (reward units, float64); the model reads it divided
+    by ``scale`` (``ConditionSpec.to_model``). ``rewards`` replaces the recorded rewards (a
+    learned reward); ``info`` adds to the column's description."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or scale <= 0:
+        raise JustAskError(f"the return scale must be a positive number, got {scale!r}")
+    column = return_to_go_column(episodes, rewards)
+    return episodes.with_condition(name, column[:, None], **RETURN.describe(scale=float(scale), **info))
 
 
 GOAL = "goal"
@@ -113,13 +99,7 @@ def hindsight_goals(
             p = end
     goals = achieved[target]
     return episodes.with_condition(
-        name,
-        goals.astype(np.float32),
-        kind="vector",
-        scale=1.0,
-        strategy=strategy,
-        horizon=horizon,
-        **info,
+        name, goals.astype(np.float32), **GOAL_KIND.describe(strategy=strategy, horizon=horizon, **info)
     )
 
 

@@ -50,21 +50,129 @@ def write_text(path: Path, text: str) -> None:
     atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
 
 
-def write_report(run_dir: Path, report: dict[str, Any], markdown: str) -> None:
+PACKAGES = (
+    "justask",
+    "torch",
+    "numpy",
+    "gymnasium",
+    "minari",
+    "d3rlpy",
+    "stable-baselines3",
+    "minigrid",
+    "gymnasium-robotics",
+    "sentence-transformers",
+)
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout justask runs from, with ``-dirty`` when tracked files differ
+    from it (None outside a git checkout)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def command_line() -> str:
+    """How this process was started, as a person would type it."""
+    import shlex
+    import sys
+
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name in ("justask", "__main__.py"):
+        argv[0] = "justask"
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def provenance(config: Any = None, seeds: Sequence[int] | None = None, command: str | None = None) -> dict[str, Any]:
+    """What produced a result: the command, the full config, the seeds, package versions, the
+    git commit, the machine and how it computes on the CPU."""
+    import dataclasses
+    import datetime
+    import os
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from justask import cpu_math
+
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {
+        "command": command or command_line(),
+        "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config,
+        "seeds": list(seeds) if seeds is not None else None,
+        "versions": versions,
+        "git_commit": git_commit(),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            **cpu_math.state(),
+        },
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def provenance_markdown(prov: dict[str, Any]) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items() if v)
+    machine = prov["machine"]
+    return (
+        "## Provenance\n\n"
+        f"- command: `{prov['command']}`\n"
+        f"- seeds: {prov['seeds']}\n"
+        f"- git commit: {prov['git_commit']}\n"
+        f"- machine: {machine['cpu_count']} CPUs, {machine['platform']}, Python {machine['python']}; "
+        f"CPU math {machine['mkl_cbwr']} / {machine['aten_cpu_capability']}, {machine['torch_threads']} torch threads\n"
+        f"- versions: {versions}\n"
+        f"- finished: {prov['finished']}\n"
+    )
+
+
+def write_report(
+    run_dir: Path,
+    report: dict[str, Any],
+    markdown: str,
+    *,
+    config: Any = None,
+    seeds: Sequence[int] | None = None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """The one door for reports: ``report.json`` and ``report.md`` in ``run_dir``, each written
+    atomically, with a provenance block (``provenance``). Returns the report as written."""
+    prov = report.get("provenance") or provenance(config, seeds, command)
+    report = {**report, "provenance": prov}
     write_json(Path(run_dir) / "report.json", report)
-    write_text(Path(run_dir) / "report.md", markdown)
+    write_text(Path(run_dir) / "report.md", markdown.rstrip() + "\n\n" + provenance_markdown(prov))
+    return report
 
 
 def plot_sweep(
     path: Path,
     sweeps: dict[str, Sequence[dict[str, Any]]],
     *,
-    data_returns: np.ndarray | None = None,
+    marks: dict[str, float] | None = None,
     reference: dict[str, tuple[float, float, float]] | None = None,
     title: str = "Asked vs achieved return",
 ) -> None:
-    """Achieved return (mean, 95% CI) against asked return, one line per model; the data's
-    episode-return range shaded; horizontal reference lines (e.g. BC) as (mean, lo, hi)."""
+    """Achieved return (mean, 95% CI) against asked return, one line per model; vertical
+    ``marks`` (e.g. the data's 95th percentile) and horizontal reference lines (mean, lo, hi)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,14 +182,12 @@ def plot_sweep(
     all_asked = [p["asked"] for pts in sweeps.values() for p in pts]
     lo_x, hi_x = min(all_asked), max(all_asked)
     ax.plot([lo_x, hi_x], [lo_x, hi_x], color="grey", ls=":", lw=1, label="achieved = asked")
-    if data_returns is not None and len(data_returns):
-        q95, top = np.percentile(data_returns, 95), data_returns.max()
-        ax.axvline(q95, color="tab:green", ls="--", lw=1, label=f"data 95th pct ({q95:.0f})")
-        ax.axvline(top, color="tab:red", ls="--", lw=1, label=f"data best episode ({top:.0f})")
+    for (label, x), color in zip(
+        (marks or {}).items(), ("tab:green", "tab:red", "tab:brown", "tab:pink"), strict=False
+    ):
+        ax.axvline(x, color=color, ls="--", lw=1, label=label)
     for name, (mean, lo, hi) in (reference or {}).items():
-        line = ax.axhline(
-            mean, lw=1, ls="-.", label=f"{name} ({mean:.0f})", color="tab:purple" if "BC" in name else None
-        )
+        line = ax.axhline(mean, lw=1, ls="-.", label=f"{name} ({mean:.0f})", color="tab:purple")
         ax.axhspan(lo, hi, alpha=0.08, color=line.get_color())
     for name, pts in sweeps.items():
         asked = np.array([p["asked"] for p in pts])
@@ -99,18 +205,23 @@ def plot_sweep(
 
 
 def plot_agents(path: Path, rows: Sequence[dict[str, Any]], title: str = "Mean return per agent") -> None:
-    """Horizontal bars of mean return with 95% CIs, one per evaluated agent."""
+    """Horizontal bars of mean return with 95% CIs, one per evaluated agent, coloured by agent
+    (both action rules of one agent share a colour; the dataset's own episodes are grey)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [r["name"] for r in rows]
+    labels = [f"{r['name']} (n={r['episodes']})" for r in rows]
     means = np.array([r["mean"] for r in rows])
     err = np.array([[r["mean"] - r["ci95"][0], r["ci95"][1] - r["mean"]] for r in rows]).T
-    fig, ax = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.2), dpi=110)
     y = np.arange(len(rows))[::-1]
-    colors = ["tab:blue" if r.get("action_rule") else "tab:gray" for r in rows]
+    families = list(dict.fromkeys(r["name"].split("/")[0] for r in rows if r.get("action_rule")))
+    palette = plt.get_cmap("tab10")
+    colors = [
+        palette(families.index(r["name"].split("/")[0]) % 10) if r.get("action_rule") else "tab:gray" for r in rows
+    ]
     ax.barh(y, means, xerr=err, color=colors, capsize=2, alpha=0.85)
     ax.set_yticks(y, labels, fontsize=7)
     ax.axvline(0, color="black", lw=0.6)
@@ -120,6 +231,18 @@ def plot_agents(path: Path, rows: Sequence[dict[str, Any]], title: str = "Mean r
     fig.tight_layout()
     atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
+
+
+def caption_font(size: int = 11) -> Any:
+    """DejaVu Sans (shipped with matplotlib): PIL's default bitmap font draws spaces so narrow
+    that "DT asked 117" read as "DTasked 117"."""
+    from pathlib import Path as _Path
+
+    import matplotlib
+    from PIL import ImageFont
+
+    path = _Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return ImageFont.truetype(str(path), size) if path.is_file() else ImageFont.load_default()
 
 
 def rollout_gif(
@@ -148,12 +271,14 @@ def rollout_gif(
         policy.reset(slot, np.array([seed]))
     total, t, done = 0.0, 0, False
 
+    font = caption_font()
+
     def grab() -> None:
         image = Image.fromarray(env.render())
         image = image.resize((int(image.width * scale), int(image.height * scale)))
         bright = np.asarray(image)[:16, :200].mean() > 128  # dark text on a light scene (CartPole)
         ink = (0, 0, 0) if bright else (255, 255, 255)
-        ImageDraw.Draw(image).text((4, 4), f"{caption}  t={t}  return={total:.0f}", fill=ink)
+        ImageDraw.Draw(image).text((4, 4), f"{caption}   t={t}   return={total:.0f}", fill=ink, font=font)
         frames.append(image)
 
     grab()

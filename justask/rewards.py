@@ -32,26 +32,46 @@ import numpy as np
 import torch
 from torch import nn
 
-from justask.checkpoint import load_tensors, read_json, save_tensors, write_json
+from justask.checkpoint import MODEL_FILE, load_state_checked, load_tensors, read_json, read_run_config, save_tensors
+from justask.configs import TrainConfig
 from justask.episodes import Episodes
 from justask.errors import JustAskError
+from justask.training import fit
 
 
 @dataclasses.dataclass
 class RewardConfig:
-    """A reward network and how to fit it to preferences."""
+    """A reward network and the snippets it is fitted on (how long to fit it: a ``TrainConfig``,
+    ``RANKER_TRAINING`` by default)."""
 
-    hidden_sizes: tuple[int, ...] = (64, 64)  # MLP layers of the reward network
-    use_actions: bool = False  # score (state, action) instead of the state alone
-    snippet_min: int = 20  # shortest snippet (steps); shorter episodes give their whole length
-    snippet_max: int = 60  # longest snippet (steps)
-    steps: int = 3000  # gradient steps
-    batch_size: int = 64  # snippet pairs per step
-    learning_rate: float = 3e-4  # Adam learning rate
-    weight_decay: float = 1e-3  # keeps the scale of r̂ in check
-    ensemble: int = 1  # independently seeded nets averaged (the paper used several)
-    absorbing_horizon: int = 0  # > 0: terminated episodes run on to this many steps in their final state
-    seed: int = 0
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """MLP layers of the reward network."""
+    use_actions: bool = False
+    """Score (state, action) instead of the state alone."""
+    snippet_min: int = 20
+    """Shortest snippet (steps); shorter episodes give their whole length."""
+    snippet_max: int = 60
+    """Longest snippet (steps)."""
+    ensemble: int = 1
+    """Independently initialised nets averaged (the paper used several)."""
+    absorbing_horizon: int = 0
+    """> 0: terminated episodes run on to this many steps in their final state."""
+
+    def __post_init__(self) -> None:
+        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+            raise JustAskError(f"hidden_sizes must be positive, got {list(self.hidden_sizes)}")
+        if not 1 <= self.snippet_min <= self.snippet_max:
+            raise JustAskError(f"need 1 <= snippet_min <= snippet_max, got {self.snippet_min}, {self.snippet_max}")
+        if self.ensemble < 1 or self.absorbing_horizon < 0:
+            raise JustAskError("ensemble must be >= 1 and absorbing_horizon >= 0")
+
+
+# The ranker's defaults: T-REX trains at a constant learning rate; weight decay keeps r̂'s scale in check.
+RANKER_TRAINING = TrainConfig(
+    steps=3000, batch_size=64, learning_rate=3e-4, weight_decay=1e-3, warmup_steps=0, schedule="constant"
+)
+RUN_KIND = "reward"
 
 
 class RewardNet(nn.Module):
@@ -101,6 +121,21 @@ class LearnedReward(nn.Module):
     def forward(self, observations: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
         return torch.stack([net(observations, actions) for net in self.nets]).mean(0) - self.offset
 
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """T-REX: each ensemble member's Bradley-Terry loss that the better snippet has the larger
+        predicted return (summed over members: each gets the same snippets), and how often it does."""
+        mask = batch["mask"].to(batch["better_obs"].dtype)
+        target = torch.zeros(len(mask), dtype=torch.long, device=mask.device)
+        loss = torch.zeros((), device=mask.device)
+        accuracy = torch.zeros((), device=mask.device)
+        for net in self.nets:
+            ret_b = (net(batch["better_obs"], batch.get("better_actions")) * mask).sum(1)
+            ret_w = (net(batch["worse_obs"], batch.get("worse_actions")) * mask).sum(1)
+            loss = loss + nn.functional.cross_entropy(torch.stack([ret_b, ret_w], dim=1), target)
+            accuracy = accuracy + (ret_b > ret_w).float().mean()
+        n = len(self.nets)
+        return loss, {"member_loss": loss.detach() / n, "snippet_accuracy": accuracy / n}
+
     def __call__(self, observations: Any, actions: Any = None) -> Any:
         """On tensors: the module; on numpy arrays: ``predict`` (so it is a ``reward_fn``)."""
         if isinstance(observations, np.ndarray):
@@ -148,40 +183,33 @@ class LearnedReward(nn.Module):
         value = self.predict(final_observations, None)
         return value * np.asarray(remaining, dtype=np.float64)
 
+    def describe(self) -> dict[str, Any]:
+        return {
+            "reward": {**dataclasses.asdict(self.config), "hidden_sizes": list(self.config.hidden_sizes)},
+            "obs_dim": self.obs_dim,
+            "action_dim": self.action_dim,
+            "discrete": self.discrete,
+        }
+
     def save(self, folder: Path) -> None:
-        folder = Path(folder)
-        write_json(
-            folder / "reward_config.json",
-            {
-                "reward": dataclasses.asdict(self.config),
-                "obs_dim": self.obs_dim,
-                "action_dim": self.action_dim,
-                "discrete": self.discrete,
-            },
-        )
-        save_tensors(folder / "reward.safetensors", self.state_dict())
+        """Write the weights (with the fitted offset) into the run folder ``folder``."""
+        save_tensors(Path(folder) / MODEL_FILE, self.state_dict())
 
     @staticmethod
     def load(folder: Path) -> LearnedReward:
+        """A learned reward's run folder (``train_reward``): JSON + safetensors, nothing unpickled."""
         folder = Path(folder)
-        meta = read_json(folder / "reward_config.json", f"learned reward in {folder}")
-        cfg_data = dict(meta["reward"])
-        cfg_data["hidden_sizes"] = tuple(cfg_data["hidden_sizes"])
-        cfg = RewardConfig(**cfg_data)
-        obs_space = gym.spaces.Box(-np.inf, np.inf, (meta["obs_dim"],), np.float32)
-        act_space = (
-            gym.spaces.Discrete(meta["action_dim"])
-            if meta["discrete"]
-            else gym.spaces.Box(-1, 1, (meta["action_dim"],), np.float32)
-        )
+        what = f"learned reward in {folder}"
+        meta = read_run_config(folder, RUN_KIND, "a learned reward")
+        try:
+            cfg = RewardConfig(**meta["reward"])
+            obs_dim, action_dim, discrete = int(meta["obs_dim"]), int(meta["action_dim"]), bool(meta["discrete"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise JustAskError(f"{what}: config.json is invalid ({exc})") from exc
+        obs_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+        act_space = gym.spaces.Discrete(action_dim) if discrete else gym.spaces.Box(-1, 1, (action_dim,), np.float32)
         model = LearnedReward(obs_space, act_space, cfg)
-        from justask.checkpoint import load_state_checked
-
-        load_state_checked(
-            model,
-            load_tensors(folder / "reward.safetensors", f"learned reward in {folder}"),
-            f"learned reward in {folder}",
-        )
+        load_state_checked(model, load_tensors(folder / MODEL_FILE, what), what)
         return model.eval()
 
 
@@ -286,7 +314,7 @@ def check_pairs(pairs: np.ndarray, num_episodes: int) -> np.ndarray:
 
 
 # ---- fitting -----------------------------------------------------------------------------------
-class _SnippetSampler:
+class SnippetSampler:
     """Pairs of equal-length snippets (better, worse) cut on the device, T-REX style. With an
     absorbing horizon, a terminated episode's positions past its end are its final observation
     (with no action)."""
@@ -316,81 +344,97 @@ class _SnippetSampler:
         self.pairs = torch.as_tensor(pairs, device=device)
         self.cfg = cfg
         self.device = device
+        self.steps = torch.arange(cfg.snippet_max, device=device)
 
-    def _rows(self, episode: torch.Tensor, start: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
-        position = start[:, None] + steps[None, :]
+    def _rows(self, episode: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        position = start[:, None] + self.steps[None, :]
         inside = position < self.real_lengths[episode, None]
         rows = torch.where(inside, self.starts[episode, None] + position, self.absorbing[episode, None])
         return rows.clamp(max=self.observations.shape[0] - 1)
 
-    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Row indices ``(B, L)`` of better and worse snippets and a mask ``(B, L)``."""
+    def draw(self, batch: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         g, dev = generator, self.device
-        chosen = self.pairs[torch.randint(len(self.pairs), (batch,), generator=g, device=dev)]
+        return {
+            "pair": torch.randint(len(self.pairs), (batch,), generator=g, device=dev),
+            "want": torch.randint(self.cfg.snippet_min, self.cfg.snippet_max + 1, (batch,), generator=g, device=dev),
+            "u1": torch.rand(batch, generator=g, device=dev),
+            "u2": torch.rand(batch, generator=g, device=dev),
+        }
+
+    def gather(self, draws: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Better and worse snippets ``(B, L, obs_dim)`` (and actions) and a mask ``(B, L)``."""
+        chosen = self.pairs[draws["pair"]]
         better, worse = chosen[:, 0], chosen[:, 1]
         lb, lw = self.lengths[better], self.lengths[worse]
-        shortest = torch.minimum(lb, lw)
-        want = torch.randint(self.cfg.snippet_min, self.cfg.snippet_max + 1, (batch,), generator=g, device=dev)
-        length = torch.minimum(want, shortest)  # (B,)
+        length = torch.minimum(draws["want"], torch.minimum(lb, lw))  # (B,)
         # worse snippet starts at tw in [0, lw - length]; better at tb in [tw, lb - length] (T-REX)
-        u1, u2 = torch.rand(batch, generator=g, device=dev), torch.rand(batch, generator=g, device=dev)
-        tw = (u1 * (lw - length + 1).float()).long().clamp(max=(lw - length))
+        tw = (draws["u1"] * (lw - length + 1).float()).long().clamp(max=(lw - length))
         tw = torch.minimum(tw, lb - length)
-        tb = tw + (u2 * (lb - length - tw + 1).float()).long().clamp(max=(lb - length - tw))
-        steps = torch.arange(self.cfg.snippet_max, device=dev)
-        mask = steps[None, :] < length[:, None]
-        return self._rows(better, tb, steps), self._rows(worse, tw, steps), mask
+        tb = tw + (draws["u2"] * (lb - length - tw + 1).float()).long().clamp(max=(lb - length - tw))
+        rows_b, rows_w = self._rows(better, tb), self._rows(worse, tw)
+        batch = {
+            "better_obs": self.observations[rows_b],
+            "worse_obs": self.observations[rows_w],
+            "mask": self.steps[None, :] < length[:, None],
+        }
+        if self.cfg.use_actions:
+            batch["better_actions"], batch["worse_actions"] = self.actions[rows_b], self.actions[rows_w]
+        return batch
+
+
+@dataclasses.dataclass
+class RankingLearner:
+    """A ``LearnedReward`` fitted to ``(better, worse)`` episode pairs by the T-REX loss."""
+
+    episodes: Episodes
+    pairs: np.ndarray
+    config: RewardConfig
+    run_kind: str = RUN_KIND
+
+    def describe(self) -> dict[str, Any]:
+        return {**self._template().describe(), "pairs": int(len(self.pairs))}
+
+    def _template(self) -> LearnedReward:
+        return LearnedReward(self.episodes.observation_space, self.episodes.action_space, self.config)
+
+    def build(self) -> LearnedReward:
+        model = self._template()
+        obs = self.episodes.step_observations().reshape(self.episodes.num_steps, -1).astype(np.float64)
+        for net in model.nets:
+            net.obs_mean.copy_(torch.as_tensor(obs.mean(0), dtype=torch.float32))
+            net.obs_std.copy_(torch.as_tensor(obs.std(0) + 1e-6, dtype=torch.float32).clamp(min=1e-3))
+        return model
+
+    def sampler(self, placement: Any) -> SnippetSampler:
+        return SnippetSampler(self.episodes, self.pairs, self.config, placement.device)
+
+    def weight(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.tensor(float(len(batch["mask"])), device=batch["mask"].device)
 
 
 def train_reward(
     episodes: Episodes,
     pairs: np.ndarray,
+    run_dir: str | Path,
     cfg: RewardConfig | None = None,
+    train_config: TrainConfig | None = None,
     *,
-    device: str = "cpu",
-    progress: bool = True,
+    resume: bool = False,
+    stop_at: int | None = None,
 ) -> tuple[LearnedReward, dict[str, Any]]:
-    """Fit a ``LearnedReward`` to ``(better, worse)`` episode pairs; returns it and a log
-    (final loss, pairwise accuracy on sampled snippets)."""
-    from tqdm.auto import tqdm
-
-    cfg = cfg or RewardConfig()
+    """Fit a ``LearnedReward`` to ``(better, worse)`` episode pairs through the one training loop
+    (``training.fit``: its run folder, TensorBoard, resume); returns it and a log (final loss per
+    member, pairwise accuracy on sampled snippets)."""
     pairs = check_pairs(pairs, episodes.num_episodes)
-    dev = torch.device(device)
-    torch.manual_seed(cfg.seed)
-    model = LearnedReward(episodes.observation_space, episodes.action_space, cfg).to(dev)
-    obs = episodes.step_observations().reshape(episodes.num_steps, -1).astype(np.float64)
-    for net in model.nets:
-        net.obs_mean.copy_(torch.as_tensor(obs.mean(0), dtype=torch.float32))
-        net.obs_std.copy_(torch.as_tensor(obs.std(0) + 1e-6, dtype=torch.float32).clamp(min=1e-3))
-    sampler = _SnippetSampler(episodes, pairs, cfg, dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    generator = torch.Generator(device=dev)
-    generator.manual_seed(cfg.seed + 1)
-    losses, accuracies = [], []
-    for _ in tqdm(range(cfg.steps), desc="reward (T-REX)", disable=not progress, leave=False, mininterval=0.5):
-        idx_b, idx_w, mask = sampler.sample(cfg.batch_size, generator)
-        acts_b = sampler.actions[idx_b] if cfg.use_actions else None
-        acts_w = sampler.actions[idx_w] if cfg.use_actions else None
-        # each ensemble member gets the same snippets; their losses add up
-        loss = torch.zeros((), device=dev)
-        for net in model.nets:
-            ret_b = (net(sampler.observations[idx_b], acts_b) * mask).sum(1)
-            ret_w = (net(sampler.observations[idx_w], acts_w) * mask).sum(1)
-            logits = torch.stack([ret_b, ret_w], dim=1)
-            loss = loss + nn.functional.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=dev))
-            accuracies.append((ret_b > ret_w).float().mean())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.detach())
-    tail = max(1, len(losses) // 10)
+    learner = RankingLearner(episodes, pairs, cfg or RewardConfig())
+    model = fit(learner, train_config or RANKER_TRAINING, run_dir, resume=resume, stop_at=stop_at)
+    final = read_json(Path(run_dir) / "train_summary.json", "reward training").get("final") or {}
     log = {
-        "final_loss": float(torch.stack(losses[-tail:]).mean()) / len(model.nets),
-        "final_snippet_accuracy": float(torch.stack(accuracies[-tail * len(model.nets) :]).mean()),
+        "final_loss": final.get("member_loss"),
+        "final_snippet_accuracy": final.get("snippet_accuracy"),
         "pairs": int(len(pairs)),
     }
-    return model.eval(), log
+    return model, log
 
 
 def fit_offset(reward: LearnedReward, episodes: Episodes, pairs: np.ndarray) -> tuple[float, float]:

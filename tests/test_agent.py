@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 import torch
 
+from justask.asking import ask
 from justask.collection import collect
 from justask.relabel import return_to_go
-from justask.training import model_config_for
 
 
 @pytest.mark.parametrize("kind", ["dt", "mlp"])
 def test_batched_agent_acts_like_single_env_agents(lunar_episodes, kind):
-    from justask.models import PolicyModel
+    from justask.models import ModelConfig, PolicyModel
 
     ep = return_to_go(lunar_episodes)
     arch = (
@@ -18,12 +18,12 @@ def test_batched_agent_acts_like_single_env_agents(lunar_episodes, kind):
         else {"hidden_sizes": [32]}
     )
     torch.manual_seed(0)
-    model = PolicyModel(model_config_for(ep, kind, "return_to_go", **arch))
+    model = PolicyModel.for_episodes(ep, ModelConfig(kind=kind, **arch), "return_to_go")
     model.set_observation_stats(ep.step_observations())
     n = 6
-    batched = collect("LunarLander-v3", [(model.ask(return_to_go=100.0), n)], num_envs=n, seed=3, progress=False)
+    batched = collect("LunarLander-v3", [(ask(model, return_to_go=100.0), n)], num_envs=n, seed=3, progress=False)
     singles = [
-        collect("LunarLander-v3", [(model.ask(return_to_go=100.0), 1)], num_envs=1, seed=3 + i, progress=False)
+        collect("LunarLander-v3", [(ask(model, return_to_go=100.0), 1)], num_envs=1, seed=3 + i, progress=False)
         for i in range(n)
     ]
     for i, single in enumerate(singles):
@@ -32,11 +32,11 @@ def test_batched_agent_acts_like_single_env_agents(lunar_episodes, kind):
 
 
 def test_agent_decrements_the_asked_return_by_each_reward(lunar_episodes):
-    from justask.models import PolicyModel
+    from justask.models import ModelConfig, PolicyModel
 
     ep = return_to_go(lunar_episodes, scale=10.0)
-    model = PolicyModel(model_config_for(ep, "mlp", "return_to_go", hidden_sizes=[8]))
-    agent = model.ask(return_to_go=50.0)
+    model = PolicyModel.for_episodes(ep, ModelConfig(kind="mlp", hidden_sizes=[8]), "return_to_go")
+    agent = ask(model, return_to_go=50.0)
     agent.reset(np.array([0, 1]))
     agent.act(np.zeros((2, 8), dtype=np.float32), np.array([0, 1]))
     agent.observe(np.array([0, 1]), np.array([10.0, -20.0]))

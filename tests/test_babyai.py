@@ -9,7 +9,7 @@ from justask import captions as cp
 from justask.collection import collect
 from justask.episodes import Episodes
 from justask.errors import JustAskError
-from justask.methods import language as lg
+from justask.recipes import language as lg
 from justask.suites import babyai as ba
 
 
@@ -209,28 +209,127 @@ def test_paraphrases_are_worded_differently_but_mean_the_mission():
     assert lg.paraphrase("put the red ball next to the blue key", 0) == "place the red ball beside the blue key"
 
 
-def test_demo_language_and_ask_in_plain_english(tmp_path):
-    from typer.testing import CliRunner
+def test_demo_language_and_ask_in_plain_english(tmp_path, capsys):
+    import json
 
-    from justask.cli import app
+    from justask.cli import main
 
     out = tmp_path / "demo"
-    args = ["demo", "language", "--out", str(out), "--play-episodes", "12", "--steps", "30", "--eval-episodes", "4"]
-    result = CliRunner().invoke(app, [*args, "--no-peer", "--threads", "1"])
-    assert result.exit_code == 0, result.output
+    args = ["demo", "language", "--out", str(out), "--play-episodes", "12", "--train.steps", "30"]
+    args += ["--eval-episodes", "4", "--valid-episodes", "4", "--no-peer", "--train.threads", "1"]
+    assert main(args) == 0, capsys.readouterr().err
     report = (out / "report.md").read_text()
     assert "| hindsight captions (play), MLP |" in report and "instruction BC" not in report
     assert "Action rule, each model its better one" in report  # argmax or sample, chosen on validation
+    assert "## Does the instruction steer?" in report and "## Provenance" in report
     assert (out / "success.png").stat().st_size > 0 and (out / "rollout.gif").stat().st_size > 0
-    gif = tmp_path / "ask.gif"
-    result = CliRunner().invoke(app, ["ask", str(out / "hindsight"), "pick up the blue key", "--gif", str(gif)])
-    assert result.exit_code == 0, result.output
-    assert "asked 'pick up the blue key'" in result.output and (
-        "succeeded" in result.output or "failed" in result.output
+    saved = json.loads((out / "report.json").read_text())
+    # the steering control beside each evaluation set: the same episodes, another's instruction, an irrelevant one
+    assert [r["set"] for r in saved["steering"]] == list(lg.SET_NAMES)
+    for row in saved["steering_per_seed"]:
+        assert set(row["per_episode"]) == {"asked", "shuffled", "irrelevant"}
+        assert all(len(v) == row["episodes"] for v in row["per_episode"].values())
+        assert row["gap_shuffled"]["mean"] == pytest.approx(row["asked"]["mean"] - row["shuffled"]["mean"], abs=1e-3)
+    own = next(r for r in saved["pooled"] if r["set"] == "own missions")
+    assert saved["steering"][0]["asked"]["mean"] == pytest.approx(own["success"], abs=1e-3)  # the same episodes
+    assert saved["findings"] and saved["seconds"] > 0
+    # runs over other seeds merge into one table, the episodes pooled
+    other = json.loads(json.dumps(saved).replace('"seed": 0', '"seed": 1'))
+    other["seeds"], other["rules"], other["timings"], other["models"] = (
+        [1],
+        {"1": saved["rules"]["0"]},
+        {"1": saved["timings"]["0"]},
+        {"1": saved["models"]["0"]},
     )
+    merged = lg.merge([saved, other], tmp_path / "merged")
+    assert merged["seeds"] == [0, 1] and (tmp_path / "merged" / "success.png").exists()
+    assert next(r for r in merged["pooled"] if r["set"] == "own missions")["episodes"] == 8
+    assert merged["steering"][0]["episodes"] == 8
+    assert "Per seed (success)" in (tmp_path / "merged" / "report.md").read_text()
+    gif = tmp_path / "ask.gif"
+    capsys.readouterr()
+    assert main(["ask", str(out / "seed0" / "hindsight"), "pick up the blue key", "--gif", str(gif)]) == 0
+    said = capsys.readouterr().out
+    assert "asked 'pick up the blue key'" in said and ("succeeded" in said or "failed" in said)
     assert gif.stat().st_size > 0
-    result = CliRunner().invoke(app, ["ask", str(out / "hindsight"), "", "--text", "  "])
-    assert result.exit_code == 2 and "empty" in result.output
+    assert main(["ask", str(out / "seed0" / "hindsight"), "  "]) == 2
+    assert "justask: error:" in capsys.readouterr().err
+
+
+def test_language_settings_are_checked_with_the_range_in_the_message(capsys):
+    from justask.cli import main
+
+    for bad, match in (
+        (dict(level="Boss"), "unknown BabyAI level"),
+        (dict(kind="rnn"), "kind"),
+        (dict(action_rule="greedy"), "action rule"),
+        (dict(noisy_share=0.7, random_share=0.5), "at most 1"),
+        (dict(noise=1.5), r"\[0, 1\]"),
+        (dict(held_out=(("red", "door"),)), "not a colour"),
+        (dict(eval_episodes=0), ">= 1"),
+        (dict(seeds=()), "seeds"),
+    ):
+        with pytest.raises(JustAskError, match=match):
+            lg.Config(**bad)
+    cfg = lg.Config(held_out=(("red", "ball"),), kind="dt")
+    assert cfg.model.kind == "dt" and cfg.model.context_len == 8  # --kind picks the architecture
+    assert lg.Config().model.hidden_sizes == (512, 512)
+    assert main(["demo", "language", "--level", "Boss"]) == 2
+    assert capsys.readouterr().err.count("justask: error:") == 1
+
+
+def test_presets_reproduce_the_recorded_benchmark_commands():
+    presets = lg.PRESETS
+    assert {"gotolocal", "pickuploc", "putnextlocal", "goto", "gotolocal_dt", "pickuploc_across_drop"} <= set(presets)
+    for name in ("gotolocal", "pickuploc", "putnextlocal"):
+        p = presets[name]
+        assert (p.seeds, p.play_episodes, p.train.steps, p.eval_episodes) == ((0, 1, 2), 500, 4000, 200)
+        assert (p.manner_share, p.ppo_budget, p.train.threads, p.peer, p.kind) == (0.5, 1.0, 1, True, "mlp")
+    assert presets["goto"].play_episodes == 120 and presets["goto"].level == "GoTo"
+    dt = presets["gotolocal_dt"]
+    assert (dt.kind, dt.seeds, dt.eval_episodes, dt.ppo_budget, dt.peer) == ("dt", (0,), 500, 0.0, True)
+    pad = presets["pickuploc_across_drop"]
+    assert (pad.pickup_across_drop, pad.peer, pad.ppo_budget, pad.level) == (True, False, 0.0, "PickupLoc")
+
+
+def test_steering_controls_ask_the_same_episodes_another_instruction():
+    asked_set = {
+        "seeds": [7, 8, 10],
+        "asked": ["go to a", "go to b", "go to c"],
+        "instructions": {7: "x", 8: "y", 10: "z"},
+    }
+    controls = lg.control_sets(asked_set, seed=0)
+    shuffled = controls["shuffled"]
+    assert shuffled["seeds"] == asked_set["seeds"] and shuffled["instructions"] == asked_set["instructions"]
+    assert sorted(shuffled["asked"]) == sorted(asked_set["asked"])
+    assert all(a != b for a, b in zip(shuffled["asked"], asked_set["asked"], strict=True))  # a derangement
+    assert controls["irrelevant"]["asked"] == [lg.IRRELEVANT] * 3
+    one = lg.steering_summary({"asked": "1100", "shuffled": "1000", "irrelevant": "0000"})
+    assert one["asked"]["mean"] == 0.5 and one["gap_shuffled"]["mean"] == 0.25 and one["gap_irrelevant"]["mean"] == 0.5
+    rows = [
+        {"model": "m", "set": "s", "seed": 0, "per_episode": {"asked": "11", "shuffled": "01"}},
+        {"model": "m", "set": "s", "seed": 1, "per_episode": {"asked": "10", "shuffled": "00"}},
+    ]
+    pooled = lg.pooled_steering(rows)
+    assert len(pooled) == 1 and pooled[0]["episodes"] == 4 and pooled[0]["seeds"] == [0, 1]
+    assert pooled[0]["gap_shuffled"]["mean"] == 0.5 and "irrelevant" not in pooled[0]
+
+
+def test_asked_episodes_come_back_in_the_sets_order_over_gaps_in_the_seeds():
+    from justask.policies import RandomPolicy
+
+    level = "GoToLocal"
+    sets = lg.asked_sets(level, 5, lg.HELD_OUT)
+    held = sets["held-out compositions"]
+    assert len(held["seeds"]) == 5 and all(cp.names_pair(t, lg.HELD_OUT) for t in held["asked"])
+    space = ba.BabyAIEnv(level).action_space
+    picked = {"seeds": [held["seeds"][3], held["seeds"][0], held["seeds"][4]], "asked": ["a", "b", "c"]}
+    picked["instructions"] = {s: held["instructions"][s] for s in picked["seeds"]}
+    from unittest import mock
+
+    with mock.patch.object(lg, "asker", lambda *a, **k: RandomPolicy(space)):
+        episodes = lg.asked_episodes(None, level, picked, num_envs=2)
+    assert [m["seed"] for m in episodes.metadata] == picked["seeds"]
 
 
 def test_manner_clauses_partition_segments_by_length_and_compose_with_the_task():
@@ -292,15 +391,16 @@ def test_the_ppo_peer_sees_the_instruction_embedding_and_never_a_held_out_missio
     assert result["episodes"] == 4 and 0.0 <= result["success"] <= 1.0
     sampled = [lg.evaluate_asked(model, "GoToLocal", sets["own missions"], action_rule="sample", seed=3) for _ in "ab"]
     assert sampled[0] == sampled[1] and sampled[0]["action_rule"] == "sample"  # seeded draws
-    cfg = lg.LanguageConfig(valid_episodes=6)
+    cfg = lg.Config(valid_episodes=6)
     rule, scores = lg.choose_action_rule(model, cfg)
     assert set(scores) == {"argmax", "sample"} and scores[rule] == max(scores.values())
-    assert lg.choose_action_rule(model, lg.LanguageConfig(action_rule="sample")) == ("sample", {})
-    with pytest.raises(JustAskError, match="action rule"):
-        lg.choose_action_rule(model, lg.LanguageConfig(action_rule="greedy"))
-    policy = InstructedSB3Policy(model, {5: "go to the red ball"})
-    policy.reset(np.array([0]), np.array([5]))
-    assert policy.act(np.zeros((1, ba.OBS_DIM), np.uint8), np.array([0])).shape == (1,)
+    assert lg.choose_action_rule(model, lg.Config(action_rule="sample")) == ("sample", {})
+    for instructions in ({5: "go to the red ball"}, lambda seeds: ["go to the red ball"] * len(seeds)):
+        policy = InstructedSB3Policy(model, instructions)
+        policy.reset(np.array([0]), np.array([5]))
+        assert policy.act(np.zeros((1, ba.OBS_DIM), np.uint8), np.array([0])).shape == (1,)
+    with pytest.raises(JustAskError, match="2 sentences for 1"):
+        InstructedSB3Policy(model, lambda seeds: ["a", "b"]).reset(np.array([0]), np.array([5]))
 
 
 def test_goto_segments_can_start_after_the_previous_event():

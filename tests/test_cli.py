@@ -4,28 +4,38 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from justask.cli import app
-
-runner = CliRunner()
+from justask.cli import main
 
 
-def run(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    return result
+class Result:
+    def __init__(self, code, out, err):
+        self.exit_code, self.stdout, self.stderr = code, out, err
+        self.output = out + err
+
+
+@pytest.fixture
+def run(capsys):
+    def invoke(*args):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # --help
+            code = exc.code
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
 
 
 def one_line_error(result, match):
     assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("justask: error:")]
-    assert len(errors) == 1 and match in errors[0], result.output
-    return errors[0]
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("justask: error:") and match in lines[0], result.output
+    return lines[0]
 
 
 @pytest.fixture
-def tiny_run(tmp_path):
+def tiny_run(run):
     """collect -> train: a tiny LunarLander MLP run folder."""
     r = run("collect", "--population", "random", "--episodes", 6, "--out", "./data/tiny", "--num-envs", 3)
     assert r.exit_code == 0, r.output
@@ -35,102 +45,110 @@ def tiny_run(tmp_path):
         "./data/tiny",
         "--run",
         "runs/tiny",
-        "--model",
+        "--model.kind",
         "mlp",
-        "--steps",
+        "--train.steps",
         10,
-        "--batch-size",
+        "--train.batch-size",
         8,
-        "--no-progress",
+        "--train.no-progress",
     )
     assert r.exit_code == 0, r.output
     return Path("runs/tiny")
 
 
-@pytest.mark.parametrize(
-    "command", ["collect", "train", "ask", "eval", "drex", "demo", "demo lunarlander", "demo drex"]
-)
-def test_every_command_has_help(command):
+@pytest.mark.parametrize("command", ["collect", "train", "ask", "eval", "demo", "demo lunarlander", "demo drex"])
+def test_every_command_has_help(run, command):
     r = run(*command.split(), "--help")
-    assert r.exit_code == 0 and "Usage" in r.output
+    assert r.exit_code == 0 and "usage" in r.output.lower()
 
 
-def test_collect_train_eval_ask_end_to_end(tiny_run):
+def test_demo_help_lists_its_settings_and_the_other_recipes(run):
+    r = run("demo", "--help")
+    assert "--eval-episodes" in r.stdout and "--dt-train.steps" in r.stdout
+    assert "maze" in r.stdout and "language" in r.stdout
+
+
+def test_help_keeps_square_brackets(run):
+    r = run("collect", "--help")
+    assert "pip install 'justask[ray]'" in " ".join(r.stdout.split())
+
+
+def test_collect_train_eval_ask_end_to_end(run, tiny_run):
     cfg = json.loads((tiny_run / "config.json").read_text())
     assert cfg["model"]["kind"] == "mlp" and cfg["env_id"] == "LunarLander-v3"
     r = run("eval", tiny_run, "--episodes", 4, "--num-envs", 4, "--sweep", 2, "--sweep-episodes", 2)
     assert r.exit_code == 0, r.output
-    report = json.loads((tiny_run / "report.json").read_text())
+    report = json.loads((tiny_run / "eval" / "report.json").read_text())
     assert [a["action_rule"] for a in report["agents"]] == ["argmax", "sample"]
     assert all(a["episodes"] == 4 and len(a["ci95"]) == 2 for a in report["agents"])
-    assert len(report["sweep"]["points"]) == 2 and (tiny_run / "sweep.png").is_file()
-    r = run("ask", tiny_run, "--return-to-go", "120", "--gif", "ask.gif")
+    assert len(report["sweep"]["points"]) == 2 and (tiny_run / "eval" / "sweep.png").is_file()
+    assert report["sweep"]["points"][0]["asked"] < report["sweep"]["points"][1]["asked"]
+    assert {"asked", "shuffled", "gap_shuffled"} <= set(report["steering"])
+    # a second eval into the same folder is refused, not silently overwritten
+    one_line_error(run("eval", tiny_run, "--episodes", 2), "already holds a report")
+    r = run("eval", tiny_run, "--episodes", 2, "--num-envs", 2, "--out", "runs/eval2", "--no-steering")
+    assert r.exit_code == 0 and "steering" not in json.loads(Path("runs/eval2/report.json").read_text())
+    r = run("ask", tiny_run, "120", "--gif", "ask.gif")
     assert r.exit_code == 0, r.output
-    assert "asked 120" in r.output and Path("ask.gif").stat().st_size > 1000
+    assert "asked 120 (argmax)" in r.stdout and Path("ask.gif").stat().st_size > 1000
     from PIL import Image
 
     assert Image.open("ask.gif").n_frames > 5
+    r = run("ask", tiny_run)
+    assert r.exit_code == 0 and "asked None" not in r.stdout and "e+" not in r.stdout
 
 
-def test_eval_acts_with_the_kv_cache_on_a_dt_run():
+def test_eval_acts_with_the_kv_cache_on_a_dt_run(run):
     r = run("collect", "--population", "random", "--episodes", 4, "--out", "./data/tiny", "--num-envs", 4)
     assert r.exit_code == 0, r.output
-    r = run("train", "--dataset", "./data/tiny", "--run", "runs/dt", "--model", "dt", "--steps", 5, "--no-progress")
+    r = run("train", "--dataset", "./data/tiny", "--run", "runs/dt", "--train.steps", 5, "--train.no-progress")
     assert r.exit_code == 0, r.output
-    r = run("eval", "runs/dt", "--episodes", 4, "--num-envs", 4, "--kv-cache")
+    assert json.loads(Path("runs/dt/config.json").read_text())["train"]["batch_size"] == 64  # the demo's DT budget
+    r = run("eval", "runs/dt", "--episodes", 4, "--num-envs", 4, "--kv-cache", "--no-steering")
     assert r.exit_code == 0, r.output
-    report = json.loads(Path("runs/dt/report.json").read_text())
+    report = json.loads(Path("runs/dt/eval/report.json").read_text())
     assert [a["episodes"] for a in report["agents"]] == [4, 4]
 
 
-def test_train_resume_continues_a_killed_run(tiny_run):
-    r = run(
-        "train",
-        "--dataset",
-        "./data/tiny",
-        "--run",
-        tiny_run,
-        "--model",
-        "mlp",
-        "--steps",
-        20,
-        "--batch-size",
-        8,
-        "--no-progress",
-        "--resume",
-    )
-    # resuming with a larger step budget extends the run; another model config is refused
+def test_train_resume_continues_a_killed_run(run, tiny_run):
+    args = ["train", "--dataset", "./data/tiny", "--run", tiny_run, "--model.kind", "mlp", "--train.batch-size", 8]
+    r = run(*args, "--train.steps", 20, "--train.no-progress", "--resume")
+    # resuming with a larger step budget extends the run; another model config or batch is refused
     assert r.exit_code == 0, r.output
-    r = run("train", "--dataset", "./data/tiny", "--run", tiny_run, "--model", "dt", "--steps", 20, "--resume")
-    one_line_error(r, "different model config")
+    one_line_error(run(*args[:-4], "--model.kind", "dt", "--train.steps", 20, "--resume"), "different model config")
+    one_line_error(run(*args[:-2], "--train.batch-size", 16, "--resume"), "another batch_size")
 
 
-def test_unknown_env_id_leaves_nothing_behind():
-    r = run("collect", "--env", "NoSuchEnv-v0", "--out", "./data/x")
-    one_line_error(r, "unknown env id 'NoSuchEnv-v0'")
+def test_unknown_env_id_leaves_nothing_behind(run):
+    one_line_error(run("collect", "--env", "NoSuchEnv-v0", "--out", "./data/x"), "unknown env id 'NoSuchEnv-v0'")
     assert not Path("data/x").exists()
 
 
-def test_dataset_whose_spaces_do_not_match_the_env():
-    assert (
-        run(
-            "collect", "--env", "CartPole-v1", "--population", "random", "--episodes", 3, "--out", "./data/cp"
-        ).exit_code
-        == 0
-    )
+def test_an_env_id_that_names_a_module_is_not_imported(run, tiny_run):
+    cfg = json.loads((tiny_run / "config.json").read_text())
+    cfg["env_id"] = "os:Whatever-v0"
+    (tiny_run / "config.json").write_text(json.dumps(cfg))
+    one_line_error(run("ask", tiny_run), "env id 'os:Whatever-v0' names a Python module to import")
+
+
+def test_dataset_whose_spaces_do_not_match_the_env(run):
+    r = run("collect", "--env", "CartPole-v1", "--population", "random", "--episodes", 3, "--out", "./data/cp")
+    assert r.exit_code == 0
     r = run("demo", "lunarlander", "--dataset", "./data/cp", "--out", "runs/demo-x")
     one_line_error(r, "dataset ./data/cp has observations of shape (4,), env LunarLander-v3 gives (8,)")
     assert not Path("runs/demo-x").exists()
 
 
-def test_model_evaluated_on_the_wrong_env(tiny_run):
+def test_model_evaluated_on_the_wrong_env(run, tiny_run):
     one_line_error(
         run("eval", tiny_run, "--env", "CartPole-v1", "--episodes", 2),
         "observations of shape (8,), env CartPole-v1 gives (4,)",
     )
+    one_line_error(run("ask", tiny_run, "--env", "CartPole-v1"), "env CartPole-v1 gives (4,)")
 
 
-def test_missing_and_corrupt_checkpoints(tiny_run):
+def test_missing_and_corrupt_checkpoints(run, tiny_run):
     one_line_error(run("ask", "runs/nothing"), "run folder runs/nothing does not exist")
     (tiny_run / "model.safetensors").write_bytes(b"not a checkpoint at all")
     one_line_error(run("ask", tiny_run), "is corrupt or not a safetensors file")
@@ -138,21 +156,43 @@ def test_missing_and_corrupt_checkpoints(tiny_run):
     one_line_error(run("eval", tiny_run), "model.safetensors not found")
 
 
-def test_run_folder_of_another_kind(tiny_run):
+def test_run_folder_of_another_kind(run):
     Path("runs/demo").mkdir(parents=True)
-    Path("runs/demo/config.json").write_text(json.dumps({"run_kind": "demo", "models": ["dt", "rvs"]}))
-    one_line_error(run("ask", "runs/demo"), "runs/demo is a 'demo' run, not a trained policy model")
+    Path("runs/demo/config.json").write_text(json.dumps({"run_kind": "recipe", "models": ["seed0/dt", "seed0/rvs"]}))
+    one_line_error(run("ask", "runs/demo"), "holds several models, pass one of them: runs/demo/seed0/dt")
 
 
-def test_condition_of_the_wrong_kind(tiny_run):
-    one_line_error(run("ask", tiny_run, "--text", "land between the flags"), "ask with return_to_go=..., got text")
-    one_line_error(run("ask", tiny_run, "--return-to-go", "lots"), "--return must be a number or 'best'")
+def test_a_request_the_condition_cannot_read(run, tiny_run):
+    one_line_error(run("ask", tiny_run, "high"), "'high' is not a request for 'return_to_go'")
+    one_line_error(run("ask", tiny_run, "1,2"), "takes 1 number(s), got 2")
+    one_line_error(run("ask", tiny_run, "--seed", -1), "--seed must be >= 0")
 
 
-def test_missing_dataset_for_training():
-    r = run("train", "--dataset", "./data/none", "--run", "runs/r")
-    one_line_error(r, "no Minari dataset")
+def test_bad_numbers_and_unknown_flags_are_one_line_errors(run):
+    one_line_error(run("collect", "--episodes", "many"), "--episodes takes a whole number, got 'many'")
+    one_line_error(run("collect", "--episodes", 0), "--episodes must be in [1, 10000000]")
+    one_line_error(run("collect", "--no-such-flag"), "unrecognized argument(s) --no-such-flag")
+    one_line_error(run("train", "--train.grad-clip", -1), "grad_clip must be a positive finite number")
+    one_line_error(run("train", "--train.learning-rate", "nan"), "learning_rate must be a positive finite number")
+    one_line_error(run("train", "--model.n-head", 0), "n_head must be a whole number >= 1")
+    one_line_error(run("train", "--train.device", "bogus"), "device must be auto, cpu, cuda or cuda:N")
+    one_line_error(run("nosuch"), "unknown command 'nosuch'")
+
+
+def test_missing_dataset_for_training(run):
+    one_line_error(run("train", "--dataset", "./data/none", "--run", "runs/r"), "no Minari dataset")
     assert not Path("runs/r").exists()
+
+
+def test_a_config_file_sets_defaults_that_flags_override(run, tmp_path):
+    Path("demo.yaml").write_text("eval_episodes: 7\ndt_train:\n  steps: 11\n")
+    from justask.cli_parse import parse
+    from justask.recipes.lunarlander import Config
+
+    cfg = parse(Config, ["--config", "demo.yaml", "--dt-train.batch-size", "8"], "justask demo lunarlander")
+    assert (cfg.eval_episodes, cfg.dt_train.steps, cfg.dt_train.batch_size) == (7, 11, 8)
+    Path("bad.yaml").write_text("eval_episode: 7\n")
+    one_line_error(run("demo", "--config", "bad.yaml"), "unknown setting 'eval_episode'")
 
 
 def test_console_script_exits_non_zero_with_one_line(tmp_path):

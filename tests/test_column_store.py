@@ -8,15 +8,15 @@ import torch
 
 from justask.column_store import open_store, step_columns, write_store
 from justask.errors import JustAskError
+from justask.models import PolicyIO
 from justask.relabel import return_to_go
 from justask.sampler import SegmentSampler
-from justask.training import model_config_for
 
 
 @pytest.fixture
 def data(lunar_episodes):
     episodes = return_to_go(lunar_episodes)
-    return episodes, model_config_for(episodes, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1)
+    return episodes, PolicyIO.from_episodes(episodes, "return_to_go")
 
 
 def test_a_mapped_store_cuts_the_batches_in_memory_columns_cut(data, tmp_path):
@@ -25,8 +25,8 @@ def test_a_mapped_store_cuts_the_batches_in_memory_columns_cut(data, tmp_path):
     columns = open_store(tmp_path / "store")
     assert isinstance(columns["observations"], np.memmap)
     assert set(columns) == {"observations", "actions", "conditions", "timesteps", "episode_start"}
-    in_memory = SegmentSampler(episodes, config, "cpu")
-    mapped = SegmentSampler(None, config, "cpu", storage="cpu", columns=columns)
+    in_memory = SegmentSampler(episodes, config, 4, "cpu")
+    mapped = SegmentSampler(None, config, 4, "cpu", storage="cpu", columns=columns)
     a = in_memory.sample(16, torch.Generator().manual_seed(5))
     b = mapped.sample(16, torch.Generator().manual_seed(5))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

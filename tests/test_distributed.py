@@ -20,15 +20,16 @@ import sys
 from justask.configs import TrainConfig
 from justask.minari_io import load_minari
 from justask.relabel import return_to_go
-from justask.training import model_config_for, train
+from justask.models import ModelConfig
+from justask.training import train
 
 data, run, stop, resume = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 placement = sys.argv[5] if len(sys.argv) > 5 else "auto"
 episodes = return_to_go(load_minari(data))
-config = model_config_for(episodes, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1)
+config = ModelConfig(kind="dt", context_len=4, d_model=16, n_layer=1)
 cfg = TrainConfig(steps=6, batch_size=8, learning_rate=1e-3, device="cpu", checkpoint_every=3,
                   log_every=3, progress=False, threads=1, data_placement=placement)
-train(episodes, config, cfg, run, resume=resume, stop_at=stop or None)
+train(episodes, config, cfg, run, condition="return_to_go", resume=resume, stop_at=stop or None)
 """
 
 
@@ -99,15 +100,15 @@ def test_a_batch_the_processes_cannot_split_is_a_one_line_error(dataset):
         dataset,
         "--run-dir",  # torchrun's parser takes "--run" for its --run-path
         "runs/odd",
-        "--model",
+        "--model.kind",
         "dt",
-        "--steps",
+        "--train.steps",
         "2",
-        "--batch-size",
+        "--train.batch-size",
         "7",
-        "--device",
+        "--train.device",
         "cpu",
-        "--no-progress",
+        "--train.no-progress",
         module=True,
     )
     assert r.returncode != 0
@@ -139,16 +140,17 @@ from justask import distributed
 from justask.configs import TrainConfig
 from justask.minari_io import load_minari
 from justask.relabel import return_to_go
-from justask.training import model_config_for, train
+from justask.models import ModelConfig
+from justask.training import train
 
 dist = distributed.join("cpu", 5)
 if dist.rank == 1:
     time.sleep(120)  # a rank that hangs (not dies): only the group's timeout ends the others
 episodes = return_to_go(load_minari(sys.argv[1]))
-config = model_config_for(episodes, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1)
+config = ModelConfig(kind="dt", context_len=4, d_model=16, n_layer=1)
 cfg = TrainConfig(steps=6, batch_size=8, device="cpu", progress=False, threads=1, dist_timeout_s=5)
 try:
-    train(episodes, config, cfg, sys.argv[2])
+    train(episodes, config, cfg, sys.argv[2], condition="return_to_go")
 except Exception as exc:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(1)

@@ -9,7 +9,12 @@ from conftest import hand_made_episodes
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.relabel import return_to_go
-from justask.rewards import RewardConfig, preference_pairs, ranks_from_metadata, train_reward
+from justask.rewards import RANKER_TRAINING, RewardConfig, preference_pairs, ranks_from_metadata, train_reward
+
+
+def ranker(steps):
+    """The ranker's default training, shorter and quiet."""
+    return dataclasses.replace(RANKER_TRAINING, steps=steps, progress=False)
 
 
 def test_noise_ranking_pairs_put_less_noise_first():
@@ -60,7 +65,7 @@ def test_trex_loss_learns_a_reward_whose_order_matches_the_true_one():
         train_eps.action_space,
     )
     reward, log = train_reward(
-        unlabeled, pairs, RewardConfig(steps=300, snippet_min=5, snippet_max=20, hidden_sizes=(16,)), progress=False
+        unlabeled, pairs, "reward", RewardConfig(snippet_min=5, snippet_max=20, hidden_sizes=(16,)), ranker(300)
     )
     learned = np.add.reduceat(reward.step_rewards(test_eps), test_eps.episode_starts)
     assert spearmanr(learned, test_eps.returns()).statistic > 0.9
@@ -74,17 +79,19 @@ def test_learned_return_relabeling_and_acting():
     ep = hand_made_episodes((3, 2))  # obs = [episode, t]
     learned = ep.step_observations()[:, 1] * 2.0  # a "learned" reward: 2 * t
     out = return_to_go(ep, scale=2.0, name="learned_return_to_go", rewards=learned, reward="learned")
-    # episode 0: r̂ = 0, 2, 4 -> rtg 6, 6, 4; episode 1: r̂ = 0, 2 -> rtg 2, 2; divided by the scale
-    np.testing.assert_allclose(out.conditions["learned_return_to_go"][:, 0], np.array([6, 6, 4, 2, 2]) / 2.0)
+    # episode 0: r̂ = 0, 2, 4 -> rtg 6, 6, 4; episode 1: r̂ = 0, 2 -> rtg 2, 2 (user units; the model divides by 2)
+    np.testing.assert_allclose(out.conditions["learned_return_to_go"][:, 0], [6, 6, 4, 2, 2])
     assert out.condition_info["learned_return_to_go"]["reward"] == "learned"
 
+    from justask.asking import ask
     from justask.models import PolicyModel
-    from justask.training import model_config_for
+    from justask.models.config import ModelConfig, PolicyIO
 
-    model = PolicyModel(model_config_for(out, "mlp", "learned_return_to_go", hidden_sizes=[8]))
+    io = PolicyIO.from_episodes(out, "learned_return_to_go")
+    model = PolicyModel(ModelConfig(kind="mlp", hidden_sizes=(8,)), io)
     with pytest.raises(JustAskError, match="learned reward"):
-        model.ask(return_to_go=5.0)
-    agent = model.ask(return_to_go=5.0, reward_fn=lambda obs, act: obs[:, 1] * 2.0)
+        ask(model, return_to_go=5.0)
+    agent = ask(model, return_to_go=5.0, reward_fn=lambda obs, act: obs[:, 1] * 2.0)
     agent.reset(np.array([0]))
     agent.act(np.array([[0.0, 1.5]], dtype=np.float32), np.array([0]))
     agent.observe(np.array([0]), np.array([100.0]))  # the env's reward is ignored
@@ -93,8 +100,8 @@ def test_learned_return_relabeling_and_acting():
 
 def test_demonstrations_that_do_not_fit_or_are_too_few():
     from justask.collection import collect
-    from justask.methods.drex import check_demos
     from justask.policies import RandomPolicy
+    from justask.recipes.drex import check_demos
 
     cartpole = collect("CartPole-v1", [(RandomPolicy(gym.spaces.Discrete(2)), 3)], num_envs=3, progress=False)
     with pytest.raises(JustAskError, match="observations of shape \\(4,\\), env LunarLander-v3 gives \\(8,\\)"):
@@ -105,51 +112,169 @@ def test_demonstrations_that_do_not_fit_or_are_too_few():
 
 
 def test_demonstrations_all_of_one_length_get_a_note(capsys):
-    from justask.methods.drex import check_demos
+    from justask.recipes.drex import check_demos
 
     ep = hand_made_episodes((4, 4, 4), obs_dim=8, n_actions=4)
     check_demos(ep, "LunarLander-v3", "equal")
     assert "all 3 demonstrations last 4 steps" in capsys.readouterr().out
 
 
-def test_tiny_drex_run_writes_its_report():
-    from justask.configs import DrexConfig
-    from justask.methods.drex import run_drex
+def tiny_config(**changes):
+    from justask.configs import TrainConfig
+    from justask.recipes.drex import Config
 
-    cfg = DrexConfig(
+    def quick(steps, batch):
+        return TrainConfig.quiet(steps, batch, 0, 1, "cpu")
+
+    settings = dict(
         out="runs/drex",
         demo_episodes=4,
-        bc_steps=30,
+        bc_train=quick(30, 256),
         episodes_per_noise=3,
-        reward_steps=30,
-        reward_ensemble=2,
-        policy_steps=30,
+        reward=RewardConfig(ensemble=2),
+        reward_train=ranker(30),
+        policy_train=quick(30, 256),
         improve_rounds=1,
         heldout_episodes=3,
         eval_episodes=4,
         num_envs=4,
     )
-    report = run_drex(cfg)
-    names = {a["name"].split("/")[0] for a in report["agents"]}
-    assert {"demonstrations (true return)", "BC", "D-REX-MLP asked best", "D-REX-MLP asked high"} <= names
-    diag = report["reward"]["diagnostics"]
-    assert diag["episodes"] == 12 and -1 <= diag["spearman"] <= 1
-    assert report["env_steps"]["improve_round1"] > 0
+    return Config(**{**settings, **changes})
+
+
+def test_tiny_drex_run_writes_its_report():
     from pathlib import Path
 
-    for name in ("report.json", "report.md", "reward_extrapolation.png", "agents.png", "reward/reward.safetensors"):
-        assert (Path("runs/drex") / name).exists(), name
+    from justask.cli import main
+    from justask.recipes import recipe, run_recipe
     from justask.rewards import LearnedReward
 
-    assert LearnedReward.load(Path("runs/drex/reward")).predict(np.zeros((3, 8))).shape == (3,)
-    # the policy folder carries its reward, so the CLI can ask it directly
-    from typer.testing import CliRunner
-
-    from justask.cli import app
-
-    result = CliRunner().invoke(app, ["ask", "runs/drex/policy-round1", "--gif", "drex.gif"])
-    assert result.exit_code == 0, result.output
+    report = run_recipe(recipe("drex"), tiny_config())
+    seed0 = report["per_seed"]["0"]
+    names = {a["name"].split("/")[0] for a in seed0["agents"]}
+    assert {"demonstrations (true return)", "BC", "D-REX-MLP asked best", "D-REX-MLP asked high"} <= names
+    diag = seed0["reward"]["diagnostics"]
+    assert diag["episodes"] == 12 and -1 <= diag["spearman"] <= 1
+    assert seed0["env_steps"]["improve_round1"] > 0
+    # the steering control of the policy asked its best learned return
+    control = seed0["steering"]
+    assert control["episodes"] == 4 and "gap_shuffled" in control and "shuffled" in control
+    assert report["findings"] and report["seconds"] >= 0 and "provenance" in report
+    run = Path("runs/drex")
+    for name in (
+        "report.json",
+        "report.md",
+        "reward_extrapolation.png",
+        "agents.png",
+        "seed0/reward/model.safetensors",
+    ):
+        assert (run / name).exists(), name
+    assert LearnedReward.load(run / "seed0/reward").predict(np.zeros((3, 8))).shape == (3,)
+    # the policy folder carries its reward (with its anchor), so the CLI can ask it directly
+    beside = LearnedReward.load(run / "seed0/policy-round1/reward")
+    assert float(beside.offset) == pytest.approx(seed0["reward"]["anchor"])
+    assert main(["ask", "runs/drex/seed0/policy-round1", "--gif", "drex.gif"]) == 0
     assert Path("drex.gif").is_file()
+
+
+def test_drex_config_checks_its_settings():
+    from justask.recipes.drex import Config
+
+    assert Config(noise_levels=(1.0, 0.02, 0.5, 0.5)).noise_levels == (0.02, 0.5, 1.0)
+    with pytest.raises(JustAskError, match="at least 2 different noise levels in \\[0, 1\\]"):
+        Config(noise_levels=(0.5, 0.5))
+    with pytest.raises(JustAskError, match="at least 2 different noise levels"):
+        Config(noise_levels=(0.1, 1.5))
+    with pytest.raises(JustAskError, match="demos_rank must be top or out"):
+        Config(demos_rank="middle")
+    with pytest.raises(JustAskError, match="LunarLander only, not CartPole-v1"):
+        Config(env_id="CartPole-v1")
+    with pytest.raises(JustAskError, match="unknown demonstrator 'bogus'"):
+        Config(demonstrator="bogus")
+    with pytest.raises(JustAskError, match="--absorbing"):
+        Config(reward=RewardConfig(absorbing_horizon=10))
+    with pytest.raises(JustAskError, match="eval_episodes must be a whole number >= 1"):
+        Config(eval_episodes=0)
+
+
+def test_drex_cli_errors_are_one_line(capsys):
+    from justask.cli import main
+
+    assert main(["demo", "drex", "--noise-levels", "0.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("justask: error:") and "noise levels" in err[0]
+
+
+def test_presets_reproduce_the_recorded_benchmark_settings():
+    import json
+    from pathlib import Path
+
+    from justask.recipes.drex import PRESETS
+
+    recorded = json.loads((Path(__file__).parent.parent / "benchmarks/results/drex.json").read_text())["runs"]
+    for preset, env_id in (("benchmark", "LunarLander-v3"), ("benchmark-continuous", "LunarLanderContinuous-v3")):
+        cfg, old = PRESETS[preset], recorded[f"{env_id}-seed0"]["config"]
+        assert cfg.env_id == env_id and cfg.seeds == (0, 1, 2)
+        assert cfg.demonstrator == old["demonstrator"] and cfg.demo_episodes == old["demo_episodes"]
+        assert cfg.bc_train.steps == old["bc_steps"] and cfg.reward_train.steps == old["reward_steps"]
+        assert cfg.policy_train.steps == old["policy_steps"] and cfg.policy.kind == old["policy_model"]
+        assert cfg.noise_levels == tuple(float(x) for x in old["noise_levels"].split(","))
+        assert cfg.reward.ensemble == old["reward_ensemble"] and cfg.reward.use_actions == old["reward_use_actions"]
+        for name in ("demos_rank", "episodes_per_noise", "absorbing", "improve_rounds", "ppo_steps", "ppo_pessimism"):
+            assert getattr(cfg, name) == old[name], name
+        for name in ("heldout_episodes", "eval_episodes", "num_envs"):
+            assert getattr(cfg, name) == old[name], name
+        assert {cfg.bc_train.threads, cfg.reward_train.threads, cfg.policy_train.threads, cfg.ppo_threads} == {1}
+
+
+def test_merge_pools_the_seeds_of_each_env(tmp_path):
+    from justask.recipes.drex import merge
+
+    def seed_run(offset):
+        agents = [
+            {"name": "demonstrations (true return)", "action_rule": None, "returns": [10.0, 20.0]},
+            {"name": "BC/argmax", "action_rule": "argmax", "returns": [offset, offset + 2.0]},
+            {"name": "BC/sample", "action_rule": "sample", "returns": [0.0, 0.0]},
+        ]
+        diag = {"episodes": 2, "spearman": 0.5, "pearson": 0.4, "episodes_better_than_best_demo": 0}
+        held = {"true": [1.0, 2.0], "predicted": [0.1, 0.3], "source": ["expert (never shown)", "random"]}
+        control = {
+            "outcome": "return",
+            "episodes": 2,
+            "action_rule": "argmax",
+            "asked": {"mean": 1.0, "ci95": [0.0, 2.0]},
+            "shuffled": {"mean": 0.0, "ci95": [0.0, 0.0]},
+            "gap_shuffled": {"mean": 1.0, "ci95": [0.0, 2.0]},
+        }
+        return {
+            "demonstrations": {"best_return": 20.0, "mean_return": 15.0},
+            "reward": {"diagnostics": diag, "heldout": held},
+            "env_steps": {"noise_rollouts": 5},
+            "agents": agents,
+            "steering": control,
+        }
+
+    setup = {
+        "demonstrator": "trigger-happy",
+        "demo_episodes": 2,
+        "noise_levels": [0.0, 1.0],
+        "episodes_per_noise": 1,
+        "demos_rank": "out",
+        "model": "MLP",
+        "ppo_steps": 0,
+        "eval_episodes": 2,
+    }
+    reports = [
+        {"recipe": "drex", "env_id": "LunarLander-v3", "setup": setup, "per_seed": {"0": seed_run(30.0)}, "seconds": 1},
+        {"recipe": "drex", "env_id": "LunarLander-v3", "setup": setup, "per_seed": {"1": seed_run(40.0)}, "seconds": 2},
+    ]
+    merged = merge(reports, tmp_path / "merged")
+    bc = next(r for r in merged["envs"]["LunarLander-v3"]["pooled"] if r["name"] == "BC/argmax")
+    assert bc["episodes"] == 4 and bc["mean"] == pytest.approx(36.0)
+    assert "above the best demonstration" in " ".join(merged["findings"])
+    assert (tmp_path / "merged/report.md").is_file() and (tmp_path / "merged/reward_extrapolation.png").is_file()
+    with pytest.raises(JustAskError, match="two reports hold seed 0 of LunarLander-v3"):
+        merge([reports[0], reports[0]], tmp_path / "again")
 
 
 def test_ppo_sees_the_learned_reward_of_the_state_it_acted_in():
@@ -257,14 +382,16 @@ def test_trex_with_absorbing_states_learns_what_an_ending_is_worth():
     ep = ending_episodes(good, lengths)
     # an early good ending beats a late one (more steps in the good state), bad the other way
     worth = np.array([(60 - n) * (1 if g else -1) for g, n in zip(good, lengths, strict=True)])
-    cfg = RewardConfig(hidden_sizes=(8,), steps=300, snippet_min=5, snippet_max=20, absorbing_horizon=60)
-    reward, _ = train_reward(ep, preference_pairs(worth), cfg, progress=False)
+    cfg = RewardConfig(hidden_sizes=(8,), snippet_min=5, snippet_max=20, absorbing_horizon=60)
+    reward, _ = train_reward(ep, preference_pairs(worth), "absorbing", cfg, ranker(300))
     values = reward.predict(np.array([[-1.0], [0.0], [1.0]], dtype=np.float32))
     assert values[0] < values[1] < values[2]
     learned = np.add.reduceat(reward.step_rewards(ep), ep.episode_starts)
     assert np.corrcoef(learned, worth)[0, 1] > 0.9
     # the same data without absorbing states: flights are identical, the ending a single step
-    plain, _ = train_reward(ep, preference_pairs(worth), dataclasses.replace(cfg, absorbing_horizon=0), progress=False)
+    plain, _ = train_reward(
+        ep, preference_pairs(worth), "plain", dataclasses.replace(cfg, absorbing_horizon=0), ranker(300)
+    )
     plain_learned = np.add.reduceat(plain.step_rewards(ep), ep.episode_starts)
     assert np.corrcoef(plain_learned, worth)[0, 1] < np.corrcoef(learned, worth)[0, 1]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from justask.configs import ImproveConfig, TrainConfig
+from justask.configs import TrainConfig
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.incontext import (
@@ -20,8 +20,9 @@ from justask.incontext import (
     load_posterior,
     run_in_context,
 )
-from justask.methods import improve
 from justask.models.task_posterior import PosteriorConfig, TaskPosterior
+from justask.recipes import improve
+from justask.recipes.improve import Config
 from justask.suites import bandits, darkroom
 
 
@@ -52,8 +53,8 @@ def test_optimal_return_is_what_the_expert_gets_on_every_goal():
 
 
 def test_histories_keep_episode_order_and_task_and_never_use_held_out_goals():
-    cfg = improve.resolved(ImproveConfig(histories=70, history_episodes=5))
-    data = improve.training_histories(cfg)
+    cfg = improve.resolved(Config(histories=70, history_episodes=5))
+    data = improve.training_histories(cfg, seed=0)
     spans = history_spans(data)
     assert len(spans) == 70 and all(len(s) == 5 for s in spans)
     for h, span in enumerate(spans):
@@ -123,14 +124,20 @@ def test_histories_without_task_ids_or_out_of_order_are_refused():
 
 
 def test_bad_settings_and_missing_optimum_give_one_line_errors():
+    from justask.models.config import ModelConfig
+
     with pytest.raises(JustAskError, match="unknown task family"):
-        improve.resolved(ImproveConfig(family="chess"))
+        Config(family="chess")
     with pytest.raises(JustAskError, match="source 'ucb' is not one of darkroom"):
-        improve.resolved(ImproveConfig(source="ucb"))
+        Config(source="ucb")
     with pytest.raises(JustAskError, match="noise_floor"):
-        improve.resolved(ImproveConfig(noise_floor=1.0))
-    with pytest.raises(JustAskError, match="ad_context 20 is too short for one episode"):
-        improve.resolved(ImproveConfig(ad_steps=10, ad_context=20))
+        Config(noise_floor=1.0)
+    with pytest.raises(JustAskError, match=r"ad.context_len 20 is too short for one darkroom episode"):
+        Config(plain_ad=True, ad=ModelConfig(kind="dt", context_len=20))
+    with pytest.raises(JustAskError, match="eval_tasks must be a whole number >= 1"):
+        Config(eval_tasks=0)
+    with pytest.raises(JustAskError, match="sources_only runs Q-learning"):
+        Config(family="bandit", sources_only=10)
     family = dataclasses.replace(bandits.family(), optimal_return=None)
     with pytest.raises(JustAskError, match="no known optimum"):
         run_in_context(family, [[0.1, 0.9, 0.2, 0.3, 0.4]], bandits.BanditLearner(), 3)
@@ -138,8 +145,8 @@ def test_bad_settings_and_missing_optimum_give_one_line_errors():
 
 
 def test_posterior_learns_that_a_paid_cell_is_the_goal_and_unpaid_cells_are_not(tmp_path):
-    cfg = improve.resolved(ImproveConfig(histories=61, history_episodes=10))
-    tokens = history_tokens(improve.training_histories(cfg), darkroom.family())
+    cfg = improve.resolved(Config(histories=61, history_episodes=10))
+    tokens = history_tokens(improve.training_histories(cfg, seed=0), darkroom.family())
     train_cfg = dataclasses.replace(TrainConfig.quiet(300, 64, 0, 1, "cpu"), progress=False)
     fit_posterior(tokens, PosteriorConfig(n_tasks=81), train_cfg, tmp_path / "post")
     posterior = load_posterior(tmp_path / "post")
@@ -199,24 +206,32 @@ def test_q_learning_improves_on_its_own_goal():
         darkroom.QLearner(alpha=0.1)
 
 
-def test_demo_improve_writes_its_report_and_pictures(tmp_path):
-    from typer.testing import CliRunner
+def test_demo_improve_writes_its_report_and_pictures(tmp_path, capsys):
+    import json
 
-    from justask.cli import app
+    from justask.cli import main
 
     out = tmp_path / "improve"
     args = ["demo", "improve", "--out", str(out), "--histories", "61", "--history-episodes", "6"]
-    args += ["--posterior-steps", "30", "--policy-steps", "30", "--dt-steps", "20", "--eval-tasks", "4"]
-    args += ["--eval-episodes", "3", "--threads", "1"]
-    r = CliRunner().invoke(app, args)
-    assert r.exit_code == 0, r.output
-    for name in ("report.md", "report.json", "curves.png", "rollout.gif", "per_task.npz"):
+    args += ["--posterior-train.steps", "30", "--goal-policy-train.steps", "30", "--dt-train.steps", "20"]
+    args += ["--eval-tasks", "4", "--eval-episodes", "3", "--steering-episodes", "20", "--threads", "1"]
+    assert main(args) == 0, capsys.readouterr().err
+    for name in ("report.md", "report.json", "curves.png", "rollout.gif", "seed0/per_task.npz"):
         assert (out / name).is_file(), name
-    report = (out / "report.md").read_text()
-    assert "posterior-sampling" in report and "q-learning" in report and "memoryless DT" in report
-    assert "justask demo improve" in report and "--histories 61" in report
-    bad = CliRunner().invoke(app, ["demo", "improve", "--out", str(tmp_path / "x"), "--family", "chess"])
-    assert bad.exit_code == 2 and "unknown task family 'chess'" in bad.output
+    for model in ("posterior", "goal_policy", "memoryless_dt"):
+        assert (out / "seed0" / model / "model.safetensors").is_file(), model
+    text = (out / "report.md").read_text()
+    assert "posterior-sampling" in text and "q-learning" in text and "memoryless DT" in text
+    assert "Does the request steer?" in text and "## Provenance" in text
+    report = json.loads((out / "report.json").read_text())
+    assert report["provenance"]["config"]["histories"] == 61 and report["seeds"] == [0]
+    control = report["steering"]["0"]["memoryless DT"]
+    assert control["episodes"] == 20 and "gap_shuffled" in control
+    assert report["findings"] and any(f.startswith("steering of the goal policy") for f in report["findings"])
+    capsys.readouterr()
+    assert main(["demo", "improve", "--out", str(tmp_path / "x"), "--family", "chess"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("justask: error:") and "unknown task family 'chess'" in err[0]
     assert not (tmp_path / "x").exists()
 
 
@@ -234,9 +249,12 @@ def test_trials_for_plain_ad_carry_the_previous_reward_and_episode_starts():
 
 
 def test_goal_policy_from_hindsight_labels_needs_no_expert(tmp_path):
-    cfg = improve.resolved(ImproveConfig(histories=61, history_episodes=4, policy_steps=300, policy_labels="hindsight"))
-    data = improve.training_histories(cfg)
-    act_for = improve.train_goal_policy(data, dataclasses.replace(cfg, threads=1, device="cpu"), tmp_path / "gp")
+    fitting = TrainConfig.quiet(300, 256, 0, 1, "cpu")
+    cfg = improve.resolved(
+        Config(histories=61, history_episodes=4, goal_policy_train=fitting, policy_labels="hindsight")
+    )
+    data = improve.training_histories(cfg, seed=0)
+    act_for = improve.goal_actor(improve.train_goal_policy(data, cfg, 0, tmp_path / "gp"), "darkroom")
     positions = np.array([[4, 4], [4, 4], [0, 0], [8, 8]], np.float32)
     guesses = darkroom.xy_cell([[8, 4], [4, 0], [0, 0], [8, 8]])
     actions = act_for(positions, guesses)
@@ -275,3 +293,70 @@ def test_key_to_door_pays_for_the_key_then_the_door_and_its_tokens_say_so():
             obs, r, term, trunc, _ = env.step(int(keydoor.expert_actions(obs[None], task)[0]))
             total, done = total + r, term or trunc
         assert total == keydoor.OPTIMAL_RETURN
+
+
+def test_a_killed_posterior_resumes_to_the_same_weights(tmp_path):
+    cfg = improve.resolved(Config(histories=61, history_episodes=3))
+    tokens = history_tokens(improve.training_histories(cfg, seed=0), darkroom.family())
+    train_cfg = TrainConfig(
+        steps=30, batch_size=16, warmup_steps=5, checkpoint_every=10, threads=1, device="cpu", progress=False
+    )
+    straight = fit_posterior(tokens, PosteriorConfig(n_tasks=81), train_cfg, tmp_path / "straight")
+    # "killed" after step 17: the last checkpoint is step 10, steps 11-17 are lost
+    fit_posterior(tokens, PosteriorConfig(n_tasks=81), train_cfg, tmp_path / "killed", stop_at=17)
+    assert {"config.json", "model.safetensors", "train_state.safetensors"} <= {
+        p.name for p in (tmp_path / "killed").iterdir()
+    }
+    resumed = fit_posterior(tokens, PosteriorConfig(n_tasks=81), train_cfg, tmp_path / "killed", resume=True)
+    loaded = load_posterior(tmp_path / "killed")
+    for name, value in straight.state_dict().items():
+        torch.testing.assert_close(
+            resumed.state_dict()[name], value, rtol=0, atol=0, msg=f"{name} differs after resume"
+        )
+        torch.testing.assert_close(loaded.state_dict()[name], value, rtol=0, atol=0, msg=f"{name} differs when loaded")
+    with pytest.raises(JustAskError, match="already holds a run"):
+        fit_posterior(tokens, PosteriorConfig(n_tasks=81), train_cfg, tmp_path / "killed")
+
+
+def test_merging_two_single_seed_runs_pools_them_like_one_two_seed_run(tmp_path):
+    """The per-task arrays of every seed are stacked; merged runs give the two-seed run's table."""
+    fitting = TrainConfig.quiet(20, 16, 0, 1, "cpu")
+    tiny = dict(
+        family="bandit",
+        histories=20,
+        history_episodes=8,
+        eval_episodes=6,
+        eval_tasks=3,
+        steering_episodes=10,
+        posterior_train=fitting,
+        dt_train=fitting,
+        threads=1,
+        gif=False,
+    )
+    both = improve.run(Config(**tiny, seeds=(0, 1)), _folder(tmp_path / "both"))
+    one = [improve.run(Config(**tiny, seeds=(s,)), _folder(tmp_path / f"s{s}")) for s in (0, 1)]
+    merged = improve.merge(one, _folder(tmp_path / "merged"))
+    assert merged["seeds"] == [0, 1] and (tmp_path / "merged" / "curves.png").is_file()
+    assert merged["results"] == both["results"]
+    regret = merged["results"]["train means"]["posterior-sampling"]["per_seed_regret"]
+    assert len(regret) == 2
+    with pytest.raises(JustAskError, match="share seeds"):
+        improve.merge([one[0], one[0]], _folder(tmp_path / "again"))
+
+
+def _folder(path):
+    path.mkdir(parents=True)
+    return path
+
+
+def test_sources_only_runs_q_learning_alone_over_the_seeds(tmp_path):
+    from justask.recipes import recipe, run_recipe
+
+    cfg = Config(out=str(tmp_path / "sources"), family="darkroom", seeds=(0, 1), sources_only=5, eval_tasks=4)
+    report = run_recipe(recipe("improve"), cfg)
+    rows = report["results"]
+    assert set(rows) == {"held-out goals | q-learning", "held-out goals | q-learning (ε-greedy)"}
+    assert all(s["tasks"] == 8 and len(s["per_seed_episodes_to_0.9"]) == 2 for s in rows.values())
+    assert report["findings"] and (tmp_path / "sources" / "report.md").is_file()
+    with pytest.raises(JustAskError, match="not sources_only runs"):
+        improve.merge([report], tmp_path)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from justask.asking import ask
+from justask.models import ModelConfig
 from justask.relabel import return_to_go
-from justask.training import model_config_for
 
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)  # float32, different matrix shapes and summation orders
 
@@ -14,10 +15,8 @@ def _model(episodes, condition_token, action_tokens, context=6):
     from justask.models import PolicyModel
 
     ep = return_to_go(episodes)
-    config = model_config_for(
-        ep,
-        "dt",
-        "return_to_go",
+    config = ModelConfig(
+        kind="dt",
         context_len=context,
         d_model=32,
         n_layer=2,
@@ -26,7 +25,7 @@ def _model(episodes, condition_token, action_tokens, context=6):
         action_tokens=action_tokens,
     )
     torch.manual_seed(0)
-    model = PolicyModel(config)
+    model = PolicyModel.for_episodes(ep, config, "return_to_go")
     model.set_observation_stats(ep.step_observations())
     for p in model.parameters():  # larger weights than the init so outputs differ step to step
         p.data.add_(0.1 * torch.randn_like(p))
@@ -62,8 +61,8 @@ def test_cached_acting_equals_full_context_acting_inside_the_window(lunar_episod
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(k, 5, 8)).astype(np.float32)
     rewards = rng.normal(size=(k, 5)).astype(np.float32)
-    full_actions, full_out = _drive(model.ask(return_to_go=100.0), obs, rewards)
-    cached_actions, cached_out = _drive(model.ask(return_to_go=100.0, kv_cache=True), obs, rewards)
+    full_actions, full_out = _drive(ask(model, return_to_go=100.0), obs, rewards)
+    cached_actions, cached_out = _drive(ask(model, return_to_go=100.0, kv_cache=True), obs, rewards)
     torch.testing.assert_close(cached_out, full_out, **TOLERANCE)
     np.testing.assert_array_equal(cached_actions, full_actions)
 
@@ -78,7 +77,7 @@ def test_cached_acting_past_the_window_equals_the_model_on_its_window(lunar_epis
     rng = np.random.default_rng(1)
     obs = rng.normal(size=(steps, n, 8)).astype(np.float32)
     rewards = rng.normal(size=(steps, n)).astype(np.float32)
-    agent = model.ask(return_to_go=50.0, kv_cache=True, cache_keep=keep)
+    agent = ask(model, return_to_go=50.0, kv_cache=True, cache_keep=keep)
     starts = []
     original = agent._cache.outputs
 
@@ -88,8 +87,8 @@ def test_cached_acting_past_the_window_equals_the_model_on_its_window(lunar_epis
 
     agent._cache.outputs = record
     actions, outputs = _drive(agent, obs, rewards)
-    spec = model.config.condition
-    requests = 50.0 / spec.scale - np.concatenate([np.zeros((1, n)), np.cumsum(rewards, 0)[:-1]]) / spec.scale
+    scale = model.io.condition.scale[0]
+    requests = 50.0 / scale - np.concatenate([np.zeros((1, n)), np.cumsum(rewards, 0)[:-1]]) / scale
     for t in range(steps):
         for slot in range(n):
             s = int(starts[t][slot])
@@ -110,9 +109,9 @@ def test_cached_agent_plays_like_the_full_context_agent_on_a_real_env(lunar_epis
     from justask.collection import collect
 
     model = _model(lunar_episodes, True, True, context=40)
-    full = collect("LunarLander-v3", [(model.ask(return_to_go=100.0), 6)], num_envs=6, seed=5, progress=False)
+    full = collect("LunarLander-v3", [(ask(model, return_to_go=100.0), 6)], num_envs=6, seed=5, progress=False)
     cached = collect(
-        "LunarLander-v3", [(model.ask(return_to_go=100.0, kv_cache=True), 6)], num_envs=6, seed=5, progress=False
+        "LunarLander-v3", [(ask(model, return_to_go=100.0, kv_cache=True), 6)], num_envs=6, seed=5, progress=False
     )
     for i in range(6):
         a, b = full.episode(i)["actions"][:40], cached.episode(i)["actions"][:40]

@@ -1,17 +1,23 @@
-"""PointMaze goals: hindsight goal relabeling, the maze geometry and planner, the goal Agent."""
+"""PointMaze goals: hindsight goal relabeling, the maze geometry and planner, goal models asked for
+each episode's goal, the maze and gcsl recipes end to end at toy size."""
+
+import json
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
+from justask.asking import ask
+from justask.cli import main
 from justask.collection import collect
+from justask.configs import TrainConfig
 from justask.episodes import Episodes
 from justask.errors import JustAskError
-from justask.methods.maze import goal_agent
+from justask.models.config import ModelConfig, PolicyIO
+from justask.recipes import recipe, run_recipe
 from justask.relabel import GOAL, achieved_goals, goal_rewards, hindsight_goals
 from justask.suites import maze as mz
-from justask.training import model_config_for
 
 
 def _walk(lengths: list[int]) -> Episodes:
@@ -40,7 +46,7 @@ def _walk(lengths: list[int]) -> Episodes:
 def test_final_goals_are_each_episodes_last_position():
     ep = hindsight_goals(_walk([3, 5]), "final")
     goals = ep.conditions[GOAL]
-    assert ep.condition_info[GOAL]["kind"] == "vector"
+    assert ep.condition_info[GOAL]["kind"] == "goal" and ep.condition_info[GOAL]["keyword"] == "goal"
     np.testing.assert_array_equal(goals[:3], [[3, -3]] * 3)
     np.testing.assert_array_equal(goals[3:], [[105, -5]] * 5)
 
@@ -152,7 +158,11 @@ def test_explore_task_runs_to_the_limit_without_goal_reward():
     assert len(cells) > 10  # it travels through the maze
 
 
-def test_goal_agent_batched_matches_single_envs():
+def _env_goals(seeds):
+    return mz.episode_goals("Medium", seeds)
+
+
+def test_goal_model_asked_per_episode_batched_matches_single_envs():
     data = hindsight_goals(
         collect(mz.env_id("Medium"), [(mz.MazePlanner("Medium", 0.3), 4)], num_envs=4, seed=0, progress=False),
         "final",
@@ -160,11 +170,18 @@ def test_goal_agent_batched_matches_single_envs():
     torch.manual_seed(0)
     from justask.models.policy import PolicyModel
 
-    model = PolicyModel(model_config_for(data, "dt", GOAL, context_len=4, d_model=16, n_layer=1, n_head=1))
-    batched = collect(mz.env_id("Medium"), [(goal_agent(model, "Medium"), 4)], num_envs=4, seed=5, progress=False)
-    single = collect(mz.env_id("Medium"), [(goal_agent(model, "Medium"), 4)], num_envs=1, seed=5, progress=False)
+    config = ModelConfig(kind="dt", context_len=4, d_model=16, n_layer=1, n_head=1)
+    model = PolicyModel(config, PolicyIO.from_episodes(data, GOAL))
+    batched = collect(mz.env_id("Medium"), [(ask(model, goal=_env_goals), 4)], num_envs=4, seed=5, progress=False)
+    single = collect(mz.env_id("Medium"), [(ask(model, goal=_env_goals), 4)], num_envs=1, seed=5, progress=False)
     np.testing.assert_allclose(batched.actions, single.actions, atol=1e-5)
     np.testing.assert_array_equal(batched.lengths, single.lengths)
+    # each episode is asked its own goal: a model asked one episode's goal for every episode acts otherwise
+    one = mz.episode_goals("Medium", np.array([5]))[0]
+    fixed = collect(mz.env_id("Medium"), [(ask(model, goal=one), 4)], num_envs=4, seed=5, progress=False)
+    first = slice(0, int(batched.lengths[0]))
+    np.testing.assert_allclose(fixed.actions[first], batched.actions[first], atol=1e-5)
+    assert not np.allclose(fixed.actions[batched.episode_starts[1] :], batched.actions[batched.episode_starts[1] :])
 
 
 def test_bad_goals_get_one_line_errors():
@@ -182,32 +199,80 @@ def test_bad_goals_get_one_line_errors():
         mz.env_id("Tiny")
 
 
-def test_demo_maze_and_ask_for_a_goal(tmp_path):
+def test_demo_maze_and_ask_for_a_goal(tmp_path, capsys):
     """The quick demo end to end at toy size, then asking its model for a goal from the CLI."""
-    from typer.testing import CliRunner
-
-    from justask.cli import app
-
-    runner = CliRunner()
     out = tmp_path / "demo-maze"
-    args = ["demo", "maze", "--out", out, "--episodes", 4, "--models", "mlp", "--mlp-steps", 30, "--eval-episodes", 6]
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    report = (out / "report.md").read_text()
-    assert "| RvS-G |" in report and "| planner (told the goal) | 1.000" in report
+    args = ["--out", str(out), "--episodes", "4", "--models", "mlp", "--mlp-train.steps", "30", "--eval-episodes", "6"]
+    assert main(["demo", "maze", *args]) == 0, capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert report["findings"] and report["seconds"] > 0 and report["provenance"]["config"]["episodes"] == 4
+    markdown = (out / "report.md").read_text()
+    assert "| RvS-G |" in markdown and "| planner (told the goal) | 1.000" in markdown
+    (control,) = report["steering"]  # the steering control of the one goal model
+    assert control["model"] == "RvS-G" and control["outcome"] == "success" and control["episodes"] == 6
+    assert control["asked"]["mean"] == pytest.approx(report["rows"][0]["success"], abs=1e-4)
+    assert {"shuffled", "gap_shuffled"} <= set(control)
     for picture in ("success.png", "paths.png", "rollout.gif"):
         assert (out / picture).stat().st_size > 1000
     model = out / "seed0" / "mlp"
-    result = runner.invoke(app, ["ask", str(model), "--goal", "1.5,1.5", "--gif", str(tmp_path / "ask.gif")])
-    assert result.exit_code == 0 and "asked [1.5, 1.5]" in result.output, result.output
+    capsys.readouterr()
+    assert main(["ask", str(model), "1.5,1.5", "--gif", str(tmp_path / "ask.gif")]) == 0
+    assert "asked [1.5, 1.5]" in capsys.readouterr().out
     assert (tmp_path / "ask.gif").stat().st_size > 1000
     for goal, message in (
         ("50,1", "not in a free cell"),
         ("1,2,3", "takes 2 number(s)"),
-        ("1,x", "--goal takes numbers"),
+        ("1,x", "is not a request for 'goal'"),
     ):
-        result = runner.invoke(app, ["ask", str(model), "--goal", goal])
-        assert result.exit_code == 2 and message in result.output, result.output
+        assert main(["ask", str(model), goal]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("justask: error:") and message in err, err
+
+
+def test_maze_settings_are_checked_with_their_range():
+    from justask.recipes.maze import Config
+
+    for bad, message in (
+        ({"maze": "Tiny"}, "unknown maze"),
+        ({"models": ("iql",)}, "needs dt or mlp"),
+        ({"models": ("dt", "ppo")}, "unknown model 'ppo'"),
+        ({"eval_episodes": 1}, "eval_episodes must be a whole number >= 2"),
+        ({"strategy": "nearest"}, "strategy must be one of"),
+        ({"seeds": ()}, "seeds must be"),
+    ):
+        with pytest.raises(JustAskError, match=message):
+            Config(**bad)
+    assert main(["demo", "maze", "--copies", "0"]) == 2
+
+
+def test_maze_merge_keeps_the_planner_once_and_pools_the_seeds(tmp_path):
+    from justask.recipes.maze import Config, merge, setup_of
+
+    def part(seed, wins):
+        row = {"model": "RvS-G", "seed": seed, "success": wins / 10, "success_ci95": [0, 1], "episodes": 10}
+        planner = {
+            "model": "planner (told the goal)",
+            "seed": None,
+            "success": 1.0,
+            "success_ci95": [0.7, 1],
+            "episodes": 10,
+        }
+        steer = {"model": "RvS-G", "seed": seed, "outcome": "success", "episodes": 10, "action_rule": "argmax",
+                 "asked": {"mean": wins / 10, "ci95": [0, 1]}, "shuffled": {"mean": 0.1, "ci95": [0, 0.3]},
+                 "gap_shuffled": {"mean": 0.2, "ci95": [0, 0.4]}}  # fmt: skip
+        setup = setup_of(Config(models=("mlp",)))
+        return {"recipe": "maze", "setup": setup, "seeds": [seed], "data": [{"seed": seed}], "rows": [row, planner],
+                "steering": [steer], "seconds": 5.0 + seed, "provenance": {"config": {"maze": "Medium"}, "seed": seed}}  # fmt: skip
+
+    merged = merge([part(0, 6), part(1, 8)], tmp_path)
+    assert merged["seeds"] == [0, 1] and merged["seconds"] == 6.0
+    assert [r["model"] for r in merged["pooled"]] == ["RvS-G", "planner (told the goal)"]
+    assert merged["pooled"][0]["success"] == 0.7 and merged["pooled"][0]["per_seed"] == [0.6, 0.8]
+    assert merged["pooled"][1]["episodes"] == 10  # the planner once
+    assert len(merged["steering"]) == 2 and len(merged["provenance"]["merged_from"]) == 2
+    assert (tmp_path / "report.md").exists() and (tmp_path / "success.png").stat().st_size > 1000
+    with pytest.raises(JustAskError, match="share seeds"):
+        merge([part(0, 6), part(0, 8)], tmp_path)
 
 
 def test_goal_mdp_carries_the_goal_and_ends_where_it_is_reached():
@@ -231,43 +296,77 @@ def test_goal_mdp_carries_the_goal_and_ends_where_it_is_reached():
     assert negatives.truncations[ends].any()
 
 
-def test_cli_collects_explorer_data_as_minari_and_trains_a_goal_model(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from justask.cli import app
+def test_cli_collects_explorer_data_as_minari_and_trains_a_goal_model(tmp_path, capsys):
     from justask.minari_io import load_minari
+    from justask.models import load_model
 
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
     env = mz.env_id("Medium")
-    args = ["collect", "--env", env, "--population", "explorer", "--episodes", 2, "--num-envs", 2, "--out", "./maze"]
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
+    args = [
+        "collect",
+        "--env",
+        env,
+        "--population",
+        "explorer",
+        "--episodes",
+        "2",
+        "--num-envs",
+        "2",
+        "--out",
+        "./maze",
+    ]
+    assert main(args) == 0, capsys.readouterr().err
     data = load_minari("./maze")
     assert data.env_id == env and (data.lengths == 600).all() and data.observations.shape[1] == 4
-    args = ["train", "--dataset", "./maze", "--model", "mlp", "--condition", "goal", "--steps", 5, "--run", "g"]
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    from justask.checkpoint import load_model
-
-    spec = load_model("g").config.condition
-    assert spec.name == GOAL and spec.kind == "vector" and spec.dim == 2 and spec.info["strategy"] == "future"
-    result = runner.invoke(app, ["collect", "--env", "CartPole-v1", "--population", "planner", "--out", "./x"])
-    assert result.exit_code == 2 and "is for the maze envs" in result.output
+    args = ["train", "--dataset", "./maze", "--model.kind", "mlp", "--condition", "goal", "--train.steps", "5"]
+    assert main([*args, "--run", "g"]) == 0, capsys.readouterr().err
+    spec = load_model("g").io.condition
+    assert spec.name == GOAL and spec.kind == "goal" and spec.dim == 2 and spec.info["strategy"] == "future"
+    assert main(["collect", "--env", "CartPole-v1", "--population", "planner", "--out", "./x"]) == 2
+    assert "is for the maze envs" in capsys.readouterr().err
 
 
 def test_gcsl_rounds_grow_the_data_and_write_the_curve(tmp_path):
-    from justask.configs import GCSLConfig
-    from justask.methods.gcsl import run_gcsl, steps_to
+    from justask.recipes.gcsl import Config, steps_to
 
-    cfg = GCSLConfig(out=str(tmp_path / "gcsl"), rounds=2, episodes_per_round=3, train_steps=20, eval_episodes=3)
-    results = run_gcsl(cfg, progress=False)
-    curve = results["curve"]
+    tiny = TrainConfig(steps=20, batch_size=64, threads=1, device="cpu", progress=False)
+    cfg = Config(out=str(tmp_path / "gcsl"), rounds=2, episodes_per_round=3, train=tiny, eval_episodes=3)
+    report = run_recipe(recipe("gcsl"), cfg)
+    ((run,),) = [[r for r in report["runs"] if r["method"] == "gcsl"]]
+    curve = run["curve"]
     assert [p["round"] for p in curve] == [1, 2]
     assert 0 < curve[0]["env_steps"] < curve[1]["env_steps"] <= 2 * 3 * 600
     assert all(p["episodes"] == 3 for p in curve)
-    assert (tmp_path / "gcsl" / "curve.png").stat().st_size > 1000 and (tmp_path / "gcsl" / "model").is_dir()
+    (control,) = report["steering"]  # the last round's model, each episode asked another's goal
+    assert control["asked"]["mean"] == pytest.approx(curve[-1]["success"], abs=1e-4) and "gap_shuffled" in control
+    assert report["findings"] and report["summary"]["methods"]["gcsl"]["seeds"] == [0]
+    out = tmp_path / "gcsl"
+    assert (out / "curve.png").stat().st_size > 1000 and (out / "seed0" / "model").is_dir()
+    assert "## GCSL, seed 0" in (out / "report.md").read_text()
     assert steps_to([{"env_steps": 10, "success": 0.2}, {"env_steps": 20, "success": 0.6}], 0.5) == 20
     assert steps_to([{"env_steps": 10, "success": 0.2}], 0.5) is None
-    with pytest.raises(JustAskError, match="action-rule"):
-        run_gcsl(GCSLConfig(out=str(tmp_path / "x"), action_rule="greedy"), progress=False)
+    with pytest.raises(JustAskError, match="action_rule must be sample or argmax"):
+        Config(action_rule="greedy")
+    with pytest.raises(JustAskError, match="unknown method 'dqn'"):
+        Config(methods=("gcsl", "dqn"))
+
+
+def test_gcsl_merge_lets_a_later_run_of_a_method_and_seed_replace_an_earlier_one(tmp_path):
+    from justask.recipes.gcsl import merge
+
+    def point(steps, success):
+        return {"round": 1, "env_steps": steps, "success": success, "success_ci95": [0, 1], "episodes": 10,
+                "collection_success": 0.0}  # fmt: skip
+
+    def part(runs, seconds):
+        setup = {"maze": "Medium", "eval_episodes": 10, "rounds": 2, "episodes_per_round": 20, "action_rule": "sample",
+                 "horizon": 200, "train_steps": 20, "batch_size": 256}  # fmt: skip
+        return {"recipe": "gcsl", "setup": setup, "runs": runs, "steering": [], "seconds": seconds,
+                "provenance": {"config": {"maze": "Medium"}}}  # fmt: skip
+
+    gcsl = {"method": "gcsl", "seed": 0, "curve": [point(100, 0.6)]}
+    old_sac = {"method": "sac_her", "seed": 0, "curve": [point(50, 0.2)]}
+    new_sac = {"method": "sac_her", "seed": 0, "curve": [point(50, 0.2), point(100, 0.7)]}
+    merged = merge([part([gcsl, old_sac], 3.0), part([new_sac], 9.0)], tmp_path)
+    assert [(r["method"], len(r["curve"])) for r in merged["runs"]] == [("gcsl", 1), ("sac_her", 2)]
+    assert merged["summary"]["budget"] == 100 and merged["summary"]["methods"]["sac_her"]["success_at_budget"] == 0.7
+    assert merged["seconds"] == 9.0 and (tmp_path / "curve.png").exists()

@@ -58,19 +58,36 @@ def test_her_env_recomputes_the_sparse_reward_for_any_goal():
     env.close()
 
 
+def _never_called(policy):
+    raise AssertionError("no evaluation expected")
+
+
 def test_bad_peer_arguments_get_clear_errors():
     with pytest.raises(JustAskError, match="unknown maze peer"):
-        train_goal_peer("dqn", "Medium", 100)
+        train_goal_peer("dqn", "Medium", 100, evaluate_goals=_never_called)
     with pytest.raises(JustAskError, match="layout"):
         GoalPeerPolicy(_Recorder(), "Medium", "stacked", "peer")
     with pytest.raises(JustAskError, match="unknown maze"):
-        train_goal_peer("ppo", "Small", 100)
+        train_goal_peer("ppo", "Small", 100, evaluate_goals=_never_called)
 
 
 def test_ppo_peer_learns_and_is_evaluated_on_the_env_goals():
-    curve_seen = []
-    model, curve = train_goal_peer("ppo", "Medium", 2048, eval_every=2048, eval_episodes=4, on_eval=curve_seen.append)
+    """Measured by the gcsl recipe's evaluation: the env's goals on its evaluation seeds."""
+    from justask.recipes.gcsl import Config, evaluate_goals
+    from justask.suites.maze import goal_success
+
+    cfg = Config(eval_episodes=4)
+    shown, curve_seen = [], []
+
+    def measure(policy):
+        shown.append(policy)
+        result = evaluate_goals(cfg, policy, "ppo")
+        return goal_success(result.returns, result.lengths)
+
+    model, curve = train_goal_peer(
+        "ppo", "Medium", 2048, evaluate_goals=measure, eval_every=2048, on_eval=curve_seen.append
+    )
     assert [p["env_steps"] for p in curve] == [2048]
-    assert curve == curve_seen
+    assert curve == curve_seen and len(shown) == 1 and isinstance(shown[0], GoalPeerPolicy)
     assert curve[0]["episodes"] == 4 and 0.0 <= curve[0]["success"] <= 1.0
     assert model.observation_space.shape == (6,)

@@ -34,18 +34,19 @@ def test_ray_collection_matches_local_collection(local_ray):
 def test_ray_evaluation_gives_the_local_report_for_a_deterministic_policy(local_ray, lunar_episodes):
     import torch
 
+    from justask.asking import ask
     from justask.evaluation import evaluate
-    from justask.models import PolicyModel
+    from justask.models import ModelConfig, PolicyModel
     from justask.relabel import return_to_go
-    from justask.training import model_config_for
 
     ep = return_to_go(lunar_episodes)
     torch.manual_seed(0)
-    model = PolicyModel(model_config_for(ep, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1))
+    config = ModelConfig(kind="dt", context_len=4, d_model=16, n_layer=1)
+    model = PolicyModel.for_episodes(ep, config, "return_to_go")
     model.set_observation_stats(ep.step_observations())
-    local = evaluate("LunarLander-v3", model.ask(return_to_go=100.0), episodes=4, num_envs=2, progress=False)
+    local = evaluate("LunarLander-v3", ask(model, return_to_go=100.0), episodes=4, num_envs=2, progress=False)
     on_ray = evaluate(
-        "LunarLander-v3", model.ask(return_to_go=100.0), episodes=4, num_envs=2, progress=False, ray_workers=2
+        "LunarLander-v3", ask(model, return_to_go=100.0), episodes=4, num_envs=2, progress=False, ray_workers=2
     )
     assert on_ray.to_json() == local.to_json()
 
@@ -58,13 +59,11 @@ def test_without_ray_the_error_says_how_to_install_it(monkeypatch):
         ray_module()
 
 
-def test_an_unreachable_ray_address_is_a_one_line_error():
-    from typer.testing import CliRunner
+def test_an_unreachable_ray_address_is_a_one_line_error(capsys):
+    from justask.cli import main
 
-    from justask.cli import app
-
-    r = CliRunner().invoke(
-        app, ["collect", "--population", "random", "--episodes", "2", "--out", "./d", "--ray-address", "127.0.0.1:1"]
+    code = main(
+        ["collect", "--population", "random", "--episodes", "2", "--out", "./d", "--ray-address", "127.0.0.1:1"]
     )
-    assert r.exit_code == 2
-    assert "could not reach the Ray cluster at 127.0.0.1:1" in r.output
+    assert code == 2
+    assert "could not reach the Ray cluster at 127.0.0.1:1" in capsys.readouterr().err

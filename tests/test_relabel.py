@@ -10,9 +10,14 @@ def test_return_to_go_on_hand_made_episodes():
     expected = [6, 5, 3, 1, 10, 9, 7, 4]
     np.testing.assert_allclose(return_to_go_column(ep), expected)
     scaled = return_to_go(ep, scale=2.0)
-    np.testing.assert_allclose(scaled.conditions["return_to_go"][:, 0], np.array(expected) / 2)
+    np.testing.assert_allclose(scaled.conditions["return_to_go"][:, 0], expected)  # user units (rewards)
     info = scaled.condition_info["return_to_go"]
-    assert info["kind"] == "return" and info["scale"] == 2.0 and info["episode_return_max"] == 10
+    assert info["kind"] == "return" and info["scale"] == 2.0 and info["update"] == "minus_reward"
+    spec = ConditionSpec.from_episodes(scaled, "return_to_go")
+    values, table = spec.model_column(scaled)
+    assert table is None
+    np.testing.assert_allclose(values[:, 0], np.array(expected) / 2)  # the model reads them scaled
+    assert spec.quantiles[0] == 1 and spec.quantiles[100] == 10  # the data's episode returns
 
 
 def test_return_to_go_counts_only_seen_rewards_of_truncated_episodes():

@@ -11,8 +11,9 @@ import torch
 
 from justask import cpu_math
 from justask.configs import TrainConfig
+from justask.models import ModelConfig
 from justask.relabel import return_to_go
-from justask.training import model_config_for, train
+from justask.training import train
 
 ARCH = {
     "dt": {"context_len": 8, "d_model": 32, "n_layer": 2, "action_tokens": True},
@@ -21,10 +22,10 @@ ARCH = {
 
 
 def fit(episodes, kind, run_dir, threads):
-    config = model_config_for(episodes, kind, "return_to_go", **ARCH[kind])
+    config = ModelConfig(kind=kind, **ARCH[kind])
     train_config = TrainConfig(steps=25, batch_size=32, warmup_steps=5, seed=4, threads=threads, progress=False)
     try:
-        return train(episodes, config, train_config, run_dir).state_dict()
+        return train(episodes, config, train_config, run_dir, condition="return_to_go").state_dict()
     finally:
         torch.set_num_threads(1)
 

@@ -3,22 +3,25 @@ import pytest
 import torch
 from conftest import hand_made_episodes
 
-from justask.models import ModelConfig, PolicyModel
+from justask.models import ModelConfig, PolicyIO, PolicyModel
 from justask.relabel import return_to_go
 from justask.sampler import SegmentSampler
-from justask.training import model_config_for
 
 
-def dt_config(ep, **kw):
+def dt_model(ep, **kw):
     kw.setdefault("context_len", 4)
     kw.setdefault("d_model", 16)
     kw.setdefault("n_layer", 1)
-    return model_config_for(ep, "dt", "return_to_go", **kw)
+    return PolicyModel.for_episodes(ep, ModelConfig(kind="dt", **kw), "return_to_go")
+
+
+def sampler_for(ep, model, **kw):
+    return SegmentSampler(ep, model.io, model.config.window, "cpu", **kw)
 
 
 def test_segments_never_cross_episodes_and_padding_is_masked():
     ep = return_to_go(hand_made_episodes((3, 1, 4)), scale=1.0)
-    sampler = SegmentSampler(ep, dt_config(ep), "cpu")
+    sampler = sampler_for(ep, dt_model(ep))
     batch = sampler.segment(torch.arange(ep.num_steps))
     episode_of = batch["observations"][..., 0]  # obs = [episode, t]
     t_of = batch["observations"][..., 1]
@@ -41,15 +44,10 @@ def test_segments_never_cross_episodes_and_padding_is_masked():
 @pytest.mark.parametrize("action_tokens", [True, False])
 def test_padding_changes_no_prediction(kind, action_tokens):
     ep = return_to_go(hand_made_episodes((3, 1, 4), obs_dim=5), scale=1.0)
-    config = model_config_for(
-        ep,
-        kind,
-        "return_to_go",
-        **({"context_len": 4, "d_model": 16, "n_layer": 2, "action_tokens": action_tokens} if kind == "dt" else {}),
-    )
+    arch = {"context_len": 4, "d_model": 16, "n_layer": 2, "action_tokens": action_tokens} if kind == "dt" else {}
     torch.manual_seed(0)
-    model = PolicyModel(config).eval()
-    sampler = SegmentSampler(ep, config, "cpu")
+    model = PolicyModel.for_episodes(ep, ModelConfig(kind=kind, **arch), "return_to_go").eval()
+    sampler = sampler_for(ep, model)
     batch = sampler.segment(torch.arange(ep.num_steps))
     garbage = {k: v.clone() for k, v in batch.items()}
     pad = ~batch["mask"]
@@ -69,9 +67,8 @@ def test_padding_changes_no_prediction(kind, action_tokens):
 
 def test_dt_prediction_does_not_see_the_action_it_predicts():
     ep = return_to_go(hand_made_episodes((6,), obs_dim=3), scale=1.0)
-    config = dt_config(ep, action_tokens=True)
-    model = PolicyModel(config).eval()
-    batch = SegmentSampler(ep, config, "cpu").segment(torch.tensor([5]))
+    model = dt_model(ep, action_tokens=True).eval()
+    batch = sampler_for(ep, model).segment(torch.tensor([5]))
     changed = batch["actions"].clone()
     changed[0, -1] = (changed[0, -1] + 1) % 3
     with torch.no_grad():
@@ -90,8 +87,7 @@ def test_continuous_actions_round_trip_through_the_head():
     import gymnasium as gym
 
     space = gym.spaces.Box(np.array([-2.0, 0.0]), np.array([2.0, 1.0]), dtype=np.float32)
-    config = ModelConfig(kind="mlp").with_spaces(gym.spaces.Box(-1, 1, (3,), np.float32), space)
-    model = PolicyModel(config)
+    model = PolicyModel(ModelConfig(kind="mlp"), PolicyIO.from_spaces(gym.spaces.Box(-1, 1, (3,), np.float32), space))
     out = torch.zeros(5, 4)
     out[:, :2] = 10.0  # tanh -> +1: the top of the range
     actions = model.select_actions(out, "argmax")
@@ -107,19 +103,19 @@ def test_data_placement_choices(lunar_episodes, tmp_path):
     from justask.training import data_placement
 
     ep = return_to_go(lunar_episodes)
-    config = model_config_for(ep, "dt", "return_to_go", context_len=4, d_model=16, n_layer=1)
+    model = dt_model(ep)
     cpu = torch.device("cpu")
-    assert data_placement(TrainConfig(), ep, cpu, None) == "device"
+    assert data_placement("auto", ep, cpu, None) == "device"
     with pytest.raises(JustAskError, match="run under torchrun"):
-        data_placement(TrainConfig(data_placement="shard"), ep, cpu, None)
-    with pytest.raises(JustAskError, match="unknown data placement"):
-        data_placement(TrainConfig(data_placement="disk"), ep, cpu, None)
+        data_placement("shard", ep, cpu, None)
+    with pytest.raises(JustAskError, match="data_placement must be"):
+        TrainConfig(data_placement="disk")
     shards = [shard_of(ep, r, 3) for r in range(3)]
     assert sum(s.num_steps for s in shards) == ep.num_steps
     starts = sorted(float(x) for s in shards for x in s.observations[s.observation_starts, 0])
     assert starts == sorted(float(x) for x in ep.observations[ep.observation_starts, 0])
     # host-kept columns give the batches device-kept ones give
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    a = SegmentSampler(ep, config, cpu).sample(8, g1)
-    b = SegmentSampler(ep, config, cpu, storage="cpu").sample(8, g2)
+    a = sampler_for(ep, model).sample(8, g1)
+    b = sampler_for(ep, model, storage="cpu").sample(8, g2)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -129,45 +129,73 @@ def test_the_mistaken_expert_acts_for_the_twin_world_in_one_window_only():
 
 
 def test_world_column_and_its_dropout():
+    """The column holds user units (the known flag, then the raw parameters); the model reads them
+    scaled so the training box spans [-1, 1], and a withheld world as all zeros."""
+    from justask.conditions import ConditionSpec
+
     episodes = collect(cw.ENV_ID, [(cw.CartPoleWorldExpert(), 40)], num_envs=20, seed=0, progress=False)
     told = with_world(episodes, cw.FAMILY)
     column = told.conditions[WORLD]
     assert column.shape == (episodes.num_steps, 1 + len(cw.FAMILY.defaults))
     first = column[told.episode_starts]
-    np.testing.assert_allclose(first, world_request(cw.FAMILY, [m["world"] for m in told.metadata]))
+    worlds = [m["world"] for m in told.metadata]
+    np.testing.assert_allclose(first, world_request(cw.FAMILY, worlds))
+    np.testing.assert_allclose(first[:, 0], 1.0)
+    np.testing.assert_allclose(first[:, 1:], [[w[p] for p in cw.FAMILY.defaults] for w in worlds])
+    spec = ConditionSpec.from_episodes(told, WORLD)
+    np.testing.assert_allclose(spec.to_model(first)[:, 1:], cw.FAMILY.vector(worlds), atol=1e-6)
     dropped = with_world(episodes, cw.FAMILY, drop=0.5, seed=1).conditions[WORLD][told.episode_starts]
     hidden = dropped[:, 0] == 0
-    assert 0.2 < hidden.mean() < 0.8 and not dropped[hidden].any()
+    assert 0.2 < hidden.mean() < 0.8
+    unknown = world_request(cw.FAMILY, [cw.FAMILY.sample(1)], told=False)
+    np.testing.assert_allclose(dropped[hidden], np.repeat(unknown, hidden.sum(), axis=0))
     np.testing.assert_allclose(dropped[~hidden], first[~hidden])
-    assert not world_request(cw.FAMILY, [cw.FAMILY.sample(1)], told=False).any()
+    assert not spec.to_model(unknown).any()  # an unknown world reads as zeros
 
 
-def test_a_model_learns_the_label_column_and_an_oracle_reads_its_world(tmp_path):
-    from justask.agent import Agent
+def test_a_model_learns_the_label_column_and_the_told_world_steers_an_oracle(tmp_path):
+    """An MLP trained on expert labels of 30%-noisy data learns the labels; asked each episode's
+    world it balances, and the steering control (each episode told another episode's world, half
+    of them with the other actuator sign) falls well below it. The control is paired: rerunning
+    the asked episodes gives the row the evaluation wrote."""
+    from justask.asking import ask
     from justask.configs import TrainConfig
-    from justask.training import model_config_for, train
+    from justask.models.config import ModelConfig
+    from justask.recipes.worlds import Config, evaluate_in_box, steering_in_box, suites, told_worlds
+    from justask.training import train
 
     space = gym.spaces.Discrete(2)
     episodes = collect(
         cw.ENV_ID, [(noisy(cw.CartPoleWorldExpert(), 0.3, space), 30)], num_envs=30, seed=0, progress=False
     )
     episodes = with_world(with_expert_labels(episodes, cw.FAMILY, cw.labels_for), cw.FAMILY)
-    config = model_config_for(episodes, "mlp", WORLD, hidden_sizes=[64], target=EXPERT_ACTION)
-    cfg = TrainConfig(steps=300, batch_size=128, learning_rate=3e-3, progress=False, threads=1)
-    model = train(episodes, config, cfg, tmp_path / "oracle")
+    fitting = TrainConfig(steps=300, batch_size=128, learning_rate=3e-3, progress=False, threads=1, device="cpu")
+    model = train(
+        episodes,
+        ModelConfig(kind="mlp", hidden_sizes=(64,)),
+        fitting,
+        tmp_path / "oracle",
+        condition=WORLD,
+        target=EXPERT_ACTION,
+    )
     obs = torch.as_tensor(episodes.step_observations(), dtype=torch.float32)
     with torch.no_grad():
-        cond = torch.as_tensor(episodes.conditions[WORLD])
+        cond = torch.as_tensor(model.io.condition.to_model(episodes.conditions[WORLD]))
         out = model(obs[:, None], torch.as_tensor(episodes.actions)[:, None], cond[:, None], None, None)[:, -1]
     agree_labels = (out.argmax(-1).numpy() == episodes.conditions[EXPERT_ACTION]).mean()
     assert agree_labels > 0.9  # it learned the labels, not the 30%-noisy executed actions
 
-    def request(seeds):
-        return world_request(cw.FAMILY, [cw.FAMILY.sample(int(s)) for s in seeds])
-
-    agent = Agent(model, None, request_fn=request)
+    suite = suites()[cw.FAMILY.name]
+    agent = ask(model, world=told_worlds(suite, "train"), name="oracle")
     result = collect(cw.ENV_ID, [(agent, 20)], num_envs=20, seed=900, progress=False)
     assert result.returns().mean() > 450
+
+    cfg = Config(eval_worlds=20)
+    row, _ = evaluate_in_box(ask(model, world=told_worlds(suite, "train")), suite, "train", cfg)
+    control = steering_in_box(model, suite, "train", cfg, asked=None)
+    assert control["asked"]["mean"] == pytest.approx(row["mean"], abs=1e-3)
+    assert control["shuffled"]["mean"] < control["asked"]["mean"] - 100
+    assert control["gap_shuffled"]["ci95"][0] > 0
 
 
 def test_bad_world_boxes_are_one_line_errors_naming_the_parameter():
@@ -191,20 +219,19 @@ def test_bad_world_boxes_are_one_line_errors_naming_the_parameter():
 
 def test_the_batched_history_agent_acts_like_single_ones_across_worlds():
     """One Agent for many envs, each in its own world, acts as one Agent per env would."""
-    from justask.agent import Agent
-    from justask.models import PolicyModel
-    from justask.training import model_config_for
+    from justask.asking import ask
+    from justask.models import ModelConfig, PolicyIO, PolicyModel
 
     episodes = collect(cw.ENV_ID, [(cw.CartPoleWorldExpert(), 6)], num_envs=6, seed=0, progress=False)
     episodes = with_world(episodes, cw.FAMILY)
     torch.manual_seed(0)
-    model = PolicyModel(model_config_for(episodes, "dt", WORLD, context_len=4, d_model=16, n_layer=1))
+    model = PolicyModel(
+        ModelConfig(kind="dt", context_len=4, d_model=16, n_layer=1), PolicyIO.from_episodes(episodes, WORLD)
+    )
     model.set_observation_stats(episodes.step_observations())
 
     def agent():
-        return Agent(
-            model, None, request_fn=lambda seeds: world_request(cw.FAMILY, [cw.FAMILY.sample(int(s)) for s in seeds])
-        )
+        return ask(model, world=lambda seeds: world_request(cw.FAMILY, [cw.FAMILY.sample(int(s)) for s in seeds]))
 
     n = 5
     batched = collect(cw.ENV_ID, [(agent(), n)], num_envs=n, seed=40, progress=False)
@@ -214,24 +241,167 @@ def test_the_batched_history_agent_acts_like_single_ones_across_worlds():
         np.testing.assert_array_equal(batched.episode(i)["actions"], single.episode(0)["actions"])
 
 
-def test_demo_worlds_writes_its_report_and_pictures(tmp_path):
+TINY = ["--episodes", "8", "--dt-train.steps", "20", "--mlp-train.steps", "20", "--eval-worlds", "4"]
+TINY += ["--dt-train.threads", "1", "--mlp-train.threads", "1", "--dt.context-len", "4", "--dt.d-model", "16"]
+TINY += ["--dt.n-layer", "1", "--mlp.hidden-sizes", "32"]
+
+
+def test_demo_worlds_writes_its_report_pictures_and_steering_controls(tmp_path, capsys):
     import json
 
-    from typer.testing import CliRunner
+    from justask.cli import main
 
-    from justask.cli import app
-
-    args = ["demo", "worlds", "--out", "runs/w", "--episodes", "8", "--dt-steps", "20", "--mlp-steps", "20"]
-    args += ["--eval-worlds", "4", "--ppo-steps", "0", "--threads", "1"]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    assert main(["demo", "worlds", "--out", "runs/w", *TINY, "--ppo-steps", "0"]) == 0
     report = json.loads((tmp_path / "runs/w/report.json").read_text())
     models = set(report["summary"]["models"])
-    assert {"history", "memoryless", "oracle", "history+world/told", "privileged expert"} <= models
+    assert {"history", "memoryless", "oracle", "history+world/told", "history+world/inferred"} <= models
+    assert "privileged expert" in models
     assert set(report["boxes"]) == set(cw.FAMILY.box_names)
     assert report["summary"]["models"]["privileged expert"]["train"]["success"] == 1.0
+    assert report["findings"] and report["seconds"] > 0 and report["provenance"]["seeds"] == [0]
+    # every model told its world gets the control in every box; the others (told nothing) none
+    told = {(r["model"], r["box"]) for r in report["steering"]}
+    assert told == {(m, b) for m in ("oracle", "history+world/told") for b in cw.FAMILY.box_names}
+    assert all({"asked", "shuffled", "gap_shuffled"} <= set(r) for r in report["steering"])
+    assert set(report["summary"]["steering"]) == {"oracle", "history+world/told"}
+    assert all(len(r["returns"]) == 4 for r in report["rows"])  # kept for merge
     for name in ("report.md", "returns.png", "rollout.gif"):
         assert (tmp_path / "runs/w" / name).stat().st_size > 0
-    bad = CliRunner().invoke(app, ["demo", "worlds", "--out", "runs/x", "--noise", "0,2"])
-    assert bad.exit_code == 2 and "justask: error: --noise shares must lie in [0, 1]" in bad.output
+    assert "Does the told world steer?" in (tmp_path / "runs/w/report.md").read_text()
+    assert not (tmp_path / "runs/w/partial.json").exists()
+    capsys.readouterr()
+    assert main(["demo", "worlds", "--out", "runs/x", "--noise", "0", "2"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("justask: error: noise:") and "[0, 1]" in errors[0]
     assert not (tmp_path / "runs/x").exists()
+
+
+def test_the_self_delusion_run_trains_each_regime_and_probes_it(tmp_path):
+    import dataclasses
+
+    from justask.models import ModelConfig
+    from justask.recipes import recipe, run_recipe
+    from justask.recipes.worlds import SELF_DELUSION_REGIMES, Config
+    from justask.recipes.worlds import _quiet as quiet
+
+    cfg = Config(
+        out=str(tmp_path / "sd"),
+        self_delusion=True,
+        episodes=4,
+        dagger_episodes=2,
+        eval_worlds=2,
+        probes=(0.0, 0.5),
+        dt=ModelConfig(kind="dt", context_len=4, d_model=16, n_layer=1),
+        dt_train=dataclasses.replace(quiet(5), threads=1),  # one thread: the tests share the cores
+    )
+    report = run_recipe(recipe("worlds"), cfg)
+    assert report["experiment"] == "self_delusion" and report["steering"] == []
+    expected = {f"{regime} | test noise {p:g}" for regime in SELF_DELUSION_REGIMES for p in (0.0, 0.5)}
+    assert set(report["summary"]["models"]) == expected
+    assert all("twin_share" in e for per_box in report["summary"]["models"].values() for e in per_box.values())
+    assert (tmp_path / "sd/seed0/noiseless-data-+-3-DAgger-rounds/history-dagger3").is_dir()
+    assert "Self-delusion of history models" in (tmp_path / "sd/report.md").read_text()
+
+
+def _part(seed, mean, models=("history", "privileged expert")):
+    """A hand-made worlds report of one seed: every row's episodes return ``mean``."""
+    import dataclasses
+
+    from justask.recipes.worlds import Config, settings
+
+    rows = [
+        {
+            "model": m,
+            "box": b,
+            "seed": seed,
+            "mean": mean,
+            "ci95": [mean, mean],
+            "success": 1.0,
+            "success_ci95": [0.5, 1.0],
+            "episodes": 2,
+            "returns": [mean, mean],
+        }
+        for m in models
+        for b in ("train", "far")
+    ]
+    return {
+        "recipe": "worlds",
+        "experiment": "comparison",
+        "family": "CartPoleWorlds",
+        "settings": settings(Config()),
+        "seeds": [seed],
+        "boxes": ["train", "far"],
+        "success_return": 475.0,
+        "data": [{"seed": seed}],
+        "rows": rows,
+        "steering": [],
+        "seconds": 10.0 + seed,
+        "machine": "2 CPU cores",
+        "provenance": {"command": f"run seed {seed}", "config": dataclasses.asdict(Config(seeds=(seed,)))},
+    }
+
+
+def test_merge_pools_seeds_and_a_later_row_replaces_an_earlier_one(tmp_path):
+    from justask.recipes.worlds import merge
+
+    merged = merge([_part(0, 100.0), _part(1, 300.0), _part(1, 500.0, models=("history",))], tmp_path)
+    assert merged["seeds"] == [0, 1] and merged["seconds"] == 11.0
+    history = merged["summary"]["models"]["history"]["train"]
+    assert history["seed_means"] == [100.0, 500.0] and history["mean"] == 300.0
+    assert [r["model"] for r in merged["rows"]][-1] == "privileged expert"
+    assert merged["provenance"]["command"] == "run seed 0 ; run seed 1 ; run seed 1"
+    assert (tmp_path / "report.md").exists() and (tmp_path / "returns.png").exists()
+    without = _part(2, 1.0)
+    del without["rows"][0]["returns"]
+    with pytest.raises(JustAskError, match="per-episode returns"):
+        merge([without], tmp_path)
+    other = {**_part(3, 1.0), "experiment": "self_delusion"}
+    with pytest.raises(JustAskError, match="one experiment and family"):
+        merge([_part(0, 1.0), other], tmp_path)
+
+
+RECORDED = {
+    # preset -> the results file whose recorded config it reproduces
+    "cartpole": "worlds_cartpole.json",
+    "cartpole_self_delusion": "worlds_cartpole_self_delusion.json",
+    "lunarlander": "worlds_lunarlander.json",
+    "lunarlander_dagger": "worlds_lunarlander_dagger.json",
+    "lunarlander_noisy": "worlds_lunarlander_noisy.json",
+}
+
+
+@pytest.mark.parametrize("preset", sorted(RECORDED))
+def test_presets_reproduce_the_recorded_benchmark_settings(preset):
+    import json
+    from pathlib import Path
+
+    from justask.recipes.worlds import PRESETS
+
+    recorded = json.loads((Path(__file__).parents[1] / "benchmarks/results" / RECORDED[preset]).read_text())
+    old, cfg = recorded["config"], PRESETS[preset]
+    assert cfg.seeds == tuple(recorded["seeds"])
+    assert cfg.self_delusion == ("regimes" in recorded)
+    mine = {
+        "family": cfg.family,
+        "episodes": cfg.episodes,
+        "noise": list(cfg.noise),
+        "labels": cfg.labels,
+        "dagger_rounds": cfg.dagger_rounds,
+        "dagger_episodes": cfg.dagger_episodes,
+        "context_len": cfg.dt.context_len,
+        "dt_steps": cfg.dt_train.steps,
+        "mlp_steps": cfg.mlp_train.steps,
+        "batch_size": cfg.dt_train.batch_size,
+        "world_drop": cfg.world_drop,
+        "eval_worlds": cfg.eval_worlds,
+        "test_noise": cfg.test_noise,
+        "threads": cfg.dt_train.threads,
+        "device": cfg.dt_train.device,
+        "models": list(cfg.models),
+    }
+    assert mine == {k: old[k] for k in mine}
+    assert cfg.mlp_train.batch_size == old["batch_size"] and cfg.mlp_train.device == old["device"]
+    ppo = {r["model"] for r in recorded["rows"] if r["model"].startswith("ppo-")}
+    assert ppo == (
+        {f"ppo-{cfg.ppo_steps // 1000}k", f"ppo-{cfg.ppo_steps // 1000}k-stack4"} if cfg.ppo_steps else set()
+    )

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from justask.conditions import ConditionEncoder
-from justask.models.config import ModelConfig
+from justask.models.condition_encoder import ConditionEncoder
+from justask.models.config import ModelConfig, PolicyIO
 
 
 class LayerNorm(nn.LayerNorm):
@@ -92,18 +92,17 @@ class Block(nn.Module):
 class DecisionTransformer(nn.Module):
     """Tokens in, one hidden vector per step out (read at each state token)."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, io: PolicyIO) -> None:
         super().__init__()
         d = config.d_model
         self.config = config
-        self.embed_state = nn.Linear(config.obs_dim, d)
+        self.max_timestep = io.max_timestep
+        self.embed_state = nn.Linear(io.obs_dim, d)
         self.embed_action: nn.Module | None = None
         if config.action_tokens:
-            self.embed_action = (
-                nn.Embedding(config.action_dim, d) if config.discrete else nn.Linear(config.action_dim, d)
-            )
-        self.embed_condition = ConditionEncoder(config.condition, d) if config.condition else None
-        self.embed_timestep = nn.Embedding(config.max_timestep, d) if config.timestep_embedding else None
+            self.embed_action = nn.Embedding(io.action_dim, d) if io.discrete else nn.Linear(io.action_dim, d)
+        self.embed_condition = ConditionEncoder(io.condition.dim, d) if io.condition else None
+        self.embed_timestep = nn.Embedding(io.max_timestep, d) if config.timestep_embedding else None
         if self.embed_timestep is not None:
             # PyTorch's N(0, 1) rows would add large noise for rarely seen timesteps that short
             # training never shrinks.
@@ -111,7 +110,7 @@ class DecisionTransformer(nn.Module):
         self.ln_in = LayerNorm(d)
         self.blocks = nn.ModuleList(Block(d, config.n_head, config.dropout) for _ in range(config.n_layer))
         self.ln_out = LayerNorm(d)
-        self.separate_condition = config.condition is not None and config.condition_token
+        self.separate_condition = io.condition is not None and config.condition_token
         self.tokens_per_step = 1 + self.separate_condition + config.action_tokens
         self.state_token = int(self.separate_condition)  # position of the state token in a step
 
@@ -126,7 +125,7 @@ class DecisionTransformer(nn.Module):
         b, t = timesteps.shape
         time = 0.0
         if self.embed_timestep is not None:
-            time = self.embed_timestep(timesteps.clamp(0, self.config.max_timestep - 1))
+            time = self.embed_timestep(timesteps.clamp(0, self.max_timestep - 1))
         parts = []
         state = self.embed_state(observations) + time
         if self.embed_condition is not None:

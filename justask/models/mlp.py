@@ -5,15 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from justask.conditions import ConditionEncoder
-from justask.models.config import ModelConfig
+from justask.models.condition_encoder import ConditionEncoder
+from justask.models.config import ModelConfig, PolicyIO
 
 
 class MLPTrunk(nn.Module):
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, io: PolicyIO) -> None:
         super().__init__()
-        self.embed_condition = ConditionEncoder(config.condition, config.condition_embed) if config.condition else None
-        width = config.obs_dim + (config.condition_embed if config.condition else 0)
+        self.embed_condition = ConditionEncoder(io.condition.dim, config.condition_embed) if io.condition else None
+        width = io.obs_dim + (config.condition_embed if io.condition else 0)
         layers: list[nn.Module] = []
         for hidden in config.hidden_sizes:
             layers += [nn.Linear(width, hidden), nn.ReLU()]

@@ -1,26 +1,20 @@
 """``PolicyModel``: a trunk (DT or MLP) plus what every policy model shares — observation
-normalisation, action scaling, the action head and its likelihood loss, action selection, and
-``ask``."""
+normalisation, action scaling, the action head and its likelihood loss, and action selection.
+Asking it for something is one layer up (``justask.asking.ask``)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from justask.conditions import ASK_KEYWORD
-from justask.errors import JustAskError
-from justask.models.config import ModelConfig
+from justask.models.config import ModelConfig, PolicyIO
 from justask.models.dt import DecisionTransformer
 from justask.models.mlp import MLPTrunk
-
-if TYPE_CHECKING:
-    from justask.agent import Agent
 
 ACTION_RULES = ("argmax", "sample")
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
@@ -29,22 +23,29 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
 class PolicyModel(nn.Module):
     """p(action | recent states and actions, condition), trained by maximum likelihood."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, io: PolicyIO) -> None:
         super().__init__()
-        if config.obs_dim <= 0 or config.action_dim <= 0:
-            raise JustAskError("model config has no observation/action sizes (use ModelConfig.with_spaces)")
         self.config = config
-        self.trunk: nn.Module = DecisionTransformer(config) if config.kind == "dt" else MLPTrunk(config)
+        self.io = io
+        self.trunk: nn.Module = DecisionTransformer(config, io) if config.kind == "dt" else MLPTrunk(config, io)
         width = config.d_model if config.kind == "dt" else self.trunk.out_dim
-        out = config.action_dim if config.discrete else 2 * config.action_dim
+        out = io.action_dim if io.discrete else 2 * io.action_dim
         self.head = nn.Linear(width, out)
-        self.register_buffer("obs_mean", torch.zeros(config.obs_dim))
-        self.register_buffer("obs_std", torch.ones(config.obs_dim))
-        if not config.discrete:
-            low = torch.tensor(config.action_low, dtype=torch.float32)
-            high = torch.tensor(config.action_high, dtype=torch.float32)
+        self.register_buffer("obs_mean", torch.zeros(io.obs_dim))
+        self.register_buffer("obs_std", torch.ones(io.obs_dim))
+        if not io.discrete:
+            low = torch.tensor(io.action_low, dtype=torch.float32)
+            high = torch.tensor(io.action_high, dtype=torch.float32)
             self.register_buffer("action_center", (high + low) / 2)
             self.register_buffer("action_half_range", (high - low) / 2)
+
+    @staticmethod
+    def for_episodes(
+        episodes: Any, config: ModelConfig | str = "dt", condition: str | None = None, target: str | None = None
+    ) -> PolicyModel:
+        """An untrained model sized for ``episodes``, conditioned on column ``condition``."""
+        config = ModelConfig(kind=config) if isinstance(config, str) else config
+        return PolicyModel(config, PolicyIO.from_episodes(episodes, condition, target, config.max_timestep))
 
     def set_observation_stats(self, observations: np.ndarray) -> None:
         """Normalise observations by the data's mean and std (kept in the checkpoint)."""
@@ -91,7 +92,7 @@ class PolicyModel(nn.Module):
         return self.head(hidden), new_kv, new_valid
 
     def _action_input(self, actions: torch.Tensor) -> torch.Tensor:
-        if self.config.discrete:
+        if self.io.discrete:
             return actions.long()
         return ((actions - self.action_center) / self.action_half_range).clamp(-1, 1)
 
@@ -101,7 +102,7 @@ class PolicyModel(nn.Module):
         out = self(batch["observations"], batch["actions"], batch.get("conditions"), batch["timesteps"], batch["mask"])
         mask = batch["mask"].float()
         wanted = batch.get("targets", batch["actions"])
-        if self.config.discrete:
+        if self.io.discrete:
             nll = F.cross_entropy(out.flatten(0, 1).float(), wanted.flatten().long(), reduction="none")
             nll = nll.view_as(mask)
         else:
@@ -118,7 +119,7 @@ class PolicyModel(nn.Module):
         """Head output ``(N, ...)`` for the current step -> env actions ``(N,)`` / ``(N, act_dim)``.
         ``argmax``: the most likely action (the mean for continuous); ``sample``: a draw."""
         out = out.float()
-        if self.config.discrete:
+        if self.io.discrete:
             if rule == "argmax":
                 return out.argmax(-1)
             probs = torch.softmax(out, -1)
@@ -128,61 +129,3 @@ class PolicyModel(nn.Module):
             noise = torch.randn(mean.shape, generator=generator, device=mean.device)
             mean = (mean + noise * log_std.exp()).clamp(-1, 1)
         return mean * self.action_half_range + self.action_center
-
-    # ---- asking ------------------------------------------------------------------------------
-    def ask(
-        self,
-        *,
-        action_rule: str = "argmax",
-        seed: int = 0,
-        name: str | None = None,
-        reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-        kv_cache: bool = False,
-        cache_keep: int | None = None,
-        **request: Any,
-    ) -> Agent:
-        """An ``Agent`` acting for what you ask, e.g. ``model.ask(return_to_go=250)``.
-
-        With no request, a return-conditioned model asks for the best return its data supports:
-        the 95th percentile of the training data's episode returns (``ConditionSpec.best``).
-        An unconditioned model (behaviour cloning) takes no request. A model trained on returns
-        of a learned reward needs that reward as ``reward_fn(observations, actions) -> (N,)``:
-        the request is decremented by it while acting. ``kv_cache``/``cache_keep``: see ``Agent``.
-        """
-        from justask.agent import Agent
-
-        if action_rule not in ACTION_RULES:
-            raise JustAskError(f"unknown action rule '{action_rule}' (choose from {', '.join(ACTION_RULES)})")
-        spec = self.config.condition
-        if spec is None:
-            if request:
-                raise JustAskError(f"this model is not conditioned on anything; got a request for {sorted(request)}")
-            return Agent(
-                self, None, action_rule=action_rule, seed=seed, name=name, kv_cache=kv_cache, cache_keep=cache_keep
-            )
-        keyword = ASK_KEYWORD[spec.kind]
-        wrong = set(request) - {keyword}
-        if wrong:
-            raise JustAskError(
-                f"this model is conditioned on '{spec.name}' ({spec.kind}); ask with {keyword}=..., "
-                f"got {', '.join(sorted(wrong))}"
-            )
-        vector = spec.request(request.get(keyword))
-        if spec.info.get("reward") == "learned" and reward_fn is None:
-            raise JustAskError(
-                f"this model was trained on returns of a learned reward ('{spec.name}'); ask with reward_fn=..."
-            )
-        text = request.get(keyword) if spec.kind == "text" and isinstance(request.get(keyword), str) else None
-        agent = Agent(
-            self,
-            vector,
-            action_rule=action_rule,
-            seed=seed,
-            name=name or (f"{self.config.kind}@text/{action_rule}" if text is not None else None),
-            reward_fn=reward_fn,
-            kv_cache=kv_cache,
-            cache_keep=cache_keep,
-        )
-        if text is not None:
-            agent.info["condition"] = text  # the words, not their 384 numbers
-        return agent

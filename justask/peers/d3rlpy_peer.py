@@ -27,16 +27,26 @@ class CQLConfig:
     """DiscreteCQL settings. d3rlpy's defaults are tuned for Atari (lr 6.25e-5, batch 32, target
     sync every 8000 steps — never within a short run); these suit a small-vector task."""
 
-    steps: int = 10_000  # gradient steps
+    steps: int = 10_000
+    """Gradient steps."""
     batch_size: int = 256
+    """Transitions per step."""
     learning_rate: float = 3e-4
-    alpha: float = 1.0  # weight of the conservative penalty
+    """Adam learning rate."""
+    alpha: float = 1.0
+    """Weight of the conservative penalty."""
     gamma: float = 0.99
+    """Discount."""
     target_update_interval: int = 1000
+    """Steps between target-network syncs."""
     hidden_units: tuple[int, ...] = (256, 256)
-    reward_scale: float = 0.1  # rewards multiplied by this (LunarLander's +-100 events)
+    """Q-network hidden layers."""
+    reward_scale: float = 0.1
+    """Rewards are multiplied by this (LunarLander's +-100 events)."""
     seed: int = 0
+    """Seeds d3rlpy (weights, batches)."""
     device: str = "cpu"
+    """cpu, cuda, cuda:0, ..."""
 
 
 @functools.cache

@@ -3,9 +3,10 @@ observation, and SAC with ``HerReplayBuffer`` (hindsight experience replay, the 
 direct-optimization baseline for sparse goal rewards).
 
 Both learn on the env's own goal distribution and sparse reward and are measured exactly as GCSL
-is: ``evaluate_goals`` on ``justask/PointMazeGoal-*`` with the evaluation seeds, deterministic
-actions, success = within 0.45 of the goal before the time limit. ``train_goal_peer`` evaluates
-every ``eval_every`` env steps while it learns, so the curve is success against env steps.
+is: the caller's ``evaluate_goals(policy)`` (the gcsl recipe's: ``justask/PointMazeGoal-*`` on its
+evaluation seeds, deterministic actions, success = within 0.45 of the goal before the time
+limit). ``train_goal_peer`` evaluates every ``eval_every`` env steps while it learns, so the curve
+is success against env steps.
 
 - PPO trains on ``justask/PointMazeGoal-*`` with the goal appended to the observation (reward 1
   and the episode ends on reaching it, so a faster path is a larger discounted return).
@@ -106,17 +107,16 @@ def train_goal_peer(
     maze: str,
     total_steps: int,
     *,
+    evaluate_goals: Callable[[GoalPeerPolicy], dict[str, Any]],
     seed: int = 0,
     eval_every: int = 10_000,
-    eval_episodes: int = 100,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
     tensorboard_log: str | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """Train ``kind`` (``ppo`` or ``sac_her``) for ``total_steps`` env steps, evaluating on the
-    env's goals every ``eval_every`` steps and at the end. Returns the model and the curve
-    (``env_steps``, ``success``, ``success_ci95``, ``seconds`` per point)."""
-    from justask.methods.maze import evaluate_goals
-
+    """Train ``kind`` (``ppo`` or ``sac_her``) for ``total_steps`` env steps, measuring it with
+    ``evaluate_goals(policy) -> {"success": ..., ...}`` on the env's goals every ``eval_every``
+    steps and at the end. Returns the model and the curve (``env_steps``, what ``evaluate_goals``
+    returned, ``seconds`` per point)."""
     if kind not in PEER_NAMES:
         raise JustAskError(f"unknown maze peer '{kind}' (known: {', '.join(PEER_NAMES)})")
     mz.env_id(maze)
@@ -148,7 +148,7 @@ def train_goal_peer(
 
     def evaluate() -> None:
         policy = GoalPeerPolicy(model, maze, layout, PEER_NAMES[kind])
-        point = {"env_steps": int(model.num_timesteps), **evaluate_goals(policy, maze, eval_episodes)}
+        point = {"env_steps": int(model.num_timesteps), **evaluate_goals(policy)}
         point["seconds"] = round(time.time() - start, 1)
         curve.append(point)
         if on_eval is not None:

@@ -6,7 +6,7 @@ text in it) plus the same all-MiniLM-L6-v2 embedding they are asked with, learns
 own reward (BabyAI's ``1 - 0.9 * steps / max_steps`` on success), and never trains on a mission
 that names a held-out colour-object pair (such resets are skipped, as instruction BC's demos
 leave them out). It is asked exactly as the other models are: per episode seed, an instruction
-(own mission, held-out composition or paraphrase), embedded and appended.
+(own mission, held-out composition, paraphrase, or a steering control's), embedded and appended.
 
 Hyperparameters follow the MiniGrid authors' PPO starter settings (``rl-starter-files``: lr 1e-3,
 128 steps per env per rollout, 4 epochs, batch 256, gamma 0.99, GAE 0.95, entropy 0.01) with
@@ -15,6 +15,7 @@ Hyperparameters follow the MiniGrid authors' PPO starter settings (``rl-starter-
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -76,14 +77,15 @@ class InstructionInObservation(gym.Wrapper):
 
 class InstructedSB3Policy:
     """An SB3 model trained on ``InstructionInObservation`` acting in ``justask/BabyAI-*``: each
-    episode is asked ``asked[seed]``, embedded and appended to every observation. ``action_rule``:
-    ``argmax`` (SB3's deterministic actions) or ``sample`` (from the policy, SB3's generator
-    seeded with ``seed``)."""
+    episode is asked its instruction — ``instructions(seeds) -> sentences``, a function of the new
+    episodes' seeds as ``ask(model, text=...)`` takes it, or a dict by seed — embedded and appended
+    to every observation. ``action_rule``: ``argmax`` (SB3's deterministic actions) or ``sample``
+    (from the policy, SB3's generator seeded with ``seed``)."""
 
     def __init__(
         self,
         model: Any,
-        asked: dict[int, str],
+        instructions: Callable[[np.ndarray], Sequence[str]] | dict[int, str],
         name: str = "ppo",
         encoder: TextEncoder | None = None,
         action_rule: str = "argmax",
@@ -91,7 +93,14 @@ class InstructedSB3Policy:
     ):
         if action_rule not in ("argmax", "sample"):
             raise JustAskError(f"unknown action rule '{action_rule}' (choose from argmax, sample)")
-        self.model, self.asked, self.name = model, {int(k): v for k, v in asked.items()}, name
+        if isinstance(instructions, dict):
+            by_seed = {int(k): str(v) for k, v in instructions.items()}
+            self.instructions: Callable[[np.ndarray], Sequence[str]] = lambda seeds: [by_seed[int(s)] for s in seeds]
+        elif callable(instructions):
+            self.instructions = instructions
+        else:
+            raise JustAskError(f"instructions must be a function of the seeds or a dict by seed, got {instructions!r}")
+        self.model, self.name = model, name
         self.encoder = encoder or shared_encoder()
         self.action_rule = action_rule
         self.info = {"condition": "instruction embedding in the observation", "action_rule": action_rule}
@@ -100,7 +109,10 @@ class InstructedSB3Policy:
         self._embeddings: dict[int, np.ndarray] = {}
 
     def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
-        vectors = self.encoder.encode([self.asked[int(s)] for s in seeds])
+        texts = list(self.instructions(np.asarray(seeds)))
+        if len(texts) != len(slots):
+            raise JustAskError(f"instructions: {len(texts)} sentences for {len(slots)} episodes")
+        vectors = self.encoder.encode(texts)
         for slot, vector in zip(slots, vectors, strict=True):
             self._embeddings[int(slot)] = vector
 

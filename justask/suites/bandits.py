@@ -116,7 +116,7 @@ def regret(means: np.ndarray, arms: np.ndarray) -> np.ndarray:
 
 # ---- as an in-context task family ------------------------------------------------------------
 def family(arms: int = ARMS) -> Any:
-    from justask.incontext import InContextFamily
+    from justask.suites.families import InContextFamily
 
     return InContextFamily(
         name="bandit",

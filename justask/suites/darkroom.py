@@ -202,7 +202,7 @@ def _falsified(next_obs: np.ndarray, rewards: np.ndarray, guesses: np.ndarray) -
 
 
 def family() -> Any:
-    from justask.incontext import InContextFamily
+    from justask.suites.families import InContextFamily
 
     return InContextFamily(
         name="darkroom",

@@ -17,8 +17,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+import justask.suites.darkroom as darkroom
 from justask.errors import JustAskError
-from justask.suites import darkroom
 
 ENV_ID = "justask/DarkKeyToDoor-v0"
 HORIZON = 50
@@ -169,7 +169,7 @@ def _falsified(tokens: Any, confirm: int, deny: int) -> Any:
 
 def families() -> tuple[Any, Any]:
     """The key's and the door's in-context families (the same steps, read for each part)."""
-    from justask.incontext import InContextFamily
+    from justask.suites.families import InContextFamily
 
     common = dict(
         env_id=ENV_ID,

@@ -144,6 +144,30 @@ def episode_goal(maze: str, seed: int) -> tuple[np.ndarray, int, int]:
     return goal, int(goal_cell), int(start_cell)
 
 
+EVAL_SEED = 2_000_000  # evaluation episodes' seeds start here (their goals follow from them)
+
+
+def env_goals(maze: str) -> Any:
+    """Each episode's own goal as a function of the episodes' seeds: the per-episode request of
+    a goal model asked what the env poses (``ask(model, goal=env_goals(maze))``)."""
+    return lambda seeds: episode_goals(maze, seeds)
+
+
+def goal_success(returns: np.ndarray, lengths: np.ndarray) -> dict[str, Any]:
+    """Success rate (Wilson 95% CI) and median steps to the goal of episodes on the env's goals
+    (a return of 1: the goal reached)."""
+    from justask.stats import wilson_ci
+
+    success = np.asarray(returns) >= 1.0
+    wins = int(success.sum())
+    return {
+        "success": wins / len(success),
+        "success_ci95": list(wilson_ci(wins, len(success))),
+        "episodes": len(success),
+        "steps_to_goal_median": float(np.median(np.asarray(lengths)[success])) if wins else None,
+    }
+
+
 def episode_goals(maze: str, seeds: np.ndarray) -> np.ndarray:
     """``(n, 2)`` goals of the episodes reset with ``seeds`` (an Agent's ``request_fn``)."""
     return np.stack([episode_goal(maze, int(s))[0] for s in np.asarray(seeds).ravel()]).astype(np.float32)

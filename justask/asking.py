@@ -1,0 +1,134 @@
+"""``ask``: a trained model + what you want -> an ``Agent`` that acts for it.
+
+The request is read by the model's condition (``ConditionSpec``): its keyword, units, fields, the
+default "best" and, for text, the sentence encoder. It may be one request for every episode or a
+request per episode — a function of the episodes' seeds (each maze episode asked for its own goal,
+each BabyAI episode for its own mission).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from justask.agent import Agent
+from justask.conditions import ConditionSpec
+from justask.errors import JustAskError
+from justask.models.policy import ACTION_RULES, PolicyModel
+
+_NOTHING = object()
+
+
+def ask(
+    model: PolicyModel,
+    request: Any = _NOTHING,
+    /,
+    *,
+    action_rule: str = "argmax",
+    seed: int = 0,
+    name: str | None = None,
+    reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    kv_cache: bool = False,
+    cache_keep: int | None = None,
+    **by_keyword: Any,
+) -> Agent:
+    """An ``Agent`` acting for what you ask::
+
+        ask(model)                               # the best the data supports (returns: its 95th percentile)
+        ask(model, return_to_go=250)             # by the condition's keyword ...
+        ask(model, "pick up the blue key")       # ... or positionally
+        ask(model, world={"length": 0.6})        # named fields; the rest take their defaults
+        ask(model, goal=lambda seeds: goals_of(seeds))  # one request per episode, from its seed
+
+    ``action_rule``: ``argmax`` (the most likely action) or ``sample``; ``seed`` seeds the draws.
+    A model trained on returns of a learned reward needs that reward as ``reward_fn(observations,
+    actions) -> (N,)``. ``kv_cache``/``cache_keep``: see ``Agent``. An unconditioned model (behaviour
+    cloning) takes no request.
+    """
+    if action_rule not in ACTION_RULES:
+        raise JustAskError(f"unknown action rule '{action_rule}' (choose from {', '.join(ACTION_RULES)})")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise JustAskError(f"the seed must be a whole number >= 0, got {seed!r}")
+    spec = model.io.condition
+    value = _the_request(spec, request, by_keyword)
+    kind = model.config.kind
+    if spec is None:
+        return Agent(
+            model,
+            None,
+            name=name or f"{kind}/{action_rule}",
+            action_rule=action_rule,
+            seed=int(seed),
+            kv_cache=kv_cache,
+            cache_keep=cache_keep,
+        )
+    if spec.info.get("reward") == "learned" and reward_fn is None:
+        raise JustAskError(
+            f"this model was trained on returns of a learned reward ('{spec.name}'): ask it with that reward_fn"
+        )
+    if callable(value):
+        requests: Any = per_episode(spec, value)
+        asked: Any = "per episode"
+    else:
+        requests = spec.request(value)
+        asked = spec.describe(value)
+    return Agent(
+        model,
+        requests,
+        name=name or f"{kind}@{display(asked)}/{action_rule}",
+        asked=asked,
+        action_rule=action_rule,
+        seed=int(seed),
+        reward_fn=reward_fn,
+        kv_cache=kv_cache,
+        cache_keep=cache_keep,
+    )
+
+
+def _the_request(spec: ConditionSpec | None, request: Any, by_keyword: dict[str, Any]) -> Any:
+    if spec is None:
+        if request is not _NOTHING or by_keyword:
+            asked = ", ".join(sorted(by_keyword)) or repr(request)
+            raise JustAskError(f"this model is not conditioned on anything (behaviour cloning); it was asked {asked}")
+        return None
+    wrong = sorted(set(by_keyword) - {spec.keyword})
+    if wrong:
+        raise JustAskError(
+            f"this model is asked for '{spec.keyword}' ({spec.kind} condition '{spec.name}'), not '{wrong[0]}'"
+        )
+    if request is not _NOTHING and by_keyword:
+        raise JustAskError(f"give the request for '{spec.keyword}' once, positionally or by keyword")
+    if request is not _NOTHING:
+        return request
+    return by_keyword.get(spec.keyword)
+
+
+def per_episode(spec: ConditionSpec, values_of: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """Requests from a function of the episodes' seeds, in model units: seeds ``(n,)`` -> ``(n, dim)``."""
+
+    def requests(seeds: np.ndarray) -> np.ndarray:
+        values = values_of(np.asarray(seeds))
+        if spec.is_text:
+            texts = [values] * len(seeds) if isinstance(values, str) else list(values)
+            if len(texts) != len(seeds):
+                raise JustAskError(f"per-episode requests: {len(texts)} sentences for {len(seeds)} episodes")
+            return spec.encode(texts)
+        rows = list(values) if not isinstance(values, np.ndarray) else list(values.reshape(len(seeds), -1))
+        if len(rows) != len(seeds):
+            raise JustAskError(f"per-episode requests: {len(rows)} requests for {len(seeds)} episodes")
+        return np.stack([spec.request(row) for row in rows]) if rows else np.zeros((0, spec.dim), np.float32)
+
+    return requests
+
+
+def display(asked: Any) -> str:
+    """A request as a name shows it: numbers to at most 4 significant digits, sentences quoted."""
+    if isinstance(asked, str):
+        return asked if asked == "per episode" else f"'{asked}'"
+    if isinstance(asked, float):
+        return f"{asked:.4g}"
+    if isinstance(asked, list):
+        return "[" + ", ".join(f"{v:.3g}" for v in asked) + "]"
+    return str(asked)

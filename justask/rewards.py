@@ -115,7 +115,7 @@ class LearnedReward(nn.Module):
         self.discrete = discrete
         self.nets = nn.ModuleList(RewardNet(self.obs_dim, self.action_dim, discrete, cfg) for _ in range(cfg.ensemble))
         # Subtracted from every prediction. The T-REX loss compares snippets of equal length, so
-        # it fixes r̂ only up to a constant; a user of r̂ chooses one (see methods/drex.py).
+        # it fixes r̂ only up to a constant; a user of r̂ chooses one (see recipes/drex.py).
         self.register_buffer("offset", torch.zeros(()))
 
     def forward(self, observations: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:

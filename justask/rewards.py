@@ -428,7 +428,8 @@ def train_reward(
     pairs = check_pairs(pairs, episodes.num_episodes)
     learner = RankingLearner(episodes, pairs, cfg or RewardConfig())
     model = fit(learner, train_config or RANKER_TRAINING, run_dir, resume=resume, stop_at=stop_at)
-    final = read_json(Path(run_dir) / "train_summary.json", "reward training").get("final") or {}
+    summary = Path(run_dir) / "train_summary.json"  # written when the run reaches its last step
+    final = (read_json(summary, "reward training").get("final") or {}) if summary.is_file() else {}
     log = {
         "final_loss": final.get("member_loss"),
         "final_snippet_accuracy": final.get("snippet_accuracy"),

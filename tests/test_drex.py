@@ -75,6 +75,28 @@ def test_trex_loss_learns_a_reward_whose_order_matches_the_true_one():
     assert (np.diff(reward.predict(grid)) > 0).all()
 
 
+def test_a_killed_ranker_resumes_to_the_same_weights(tmp_path):
+    """The reward ranker trains through the one loop: killed after step 13 (last checkpoint at 10)
+    and resumed, it reaches an uninterrupted run's weights exactly."""
+    from justask.rewards import LearnedReward
+
+    episodes = toy_episodes(12, 0)
+    pairs = preference_pairs(episodes.returns())
+    cfg = RewardConfig(snippet_min=5, snippet_max=15, hidden_sizes=(8,), ensemble=2)
+    schedule = dataclasses.replace(ranker(20), checkpoint_every=10, log_every=5, batch_size=8)
+    straight, _ = train_reward(episodes, pairs, tmp_path / "straight", cfg, schedule)
+    train_reward(episodes, pairs, tmp_path / "killed", cfg, schedule, stop_at=13)
+    resumed, log = train_reward(episodes, pairs, tmp_path / "killed", cfg, schedule, resume=True)
+    for name, value in straight.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], value), f"{name} differs after resume"
+    assert log["final_snippet_accuracy"] is not None
+    loaded = LearnedReward.load(tmp_path / "killed")
+    for name, value in straight.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value)
+    with pytest.raises(JustAskError, match="already holds a run"):
+        train_reward(episodes, pairs, tmp_path / "killed", cfg, schedule)
+
+
 def test_learned_return_relabeling_and_acting():
     ep = hand_made_episodes((3, 2))  # obs = [episode, t]
     learned = ep.step_observations()[:, 1] * 2.0  # a "learned" reward: 2 * t

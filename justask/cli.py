@@ -229,6 +229,8 @@ def _request_of(model: Any, text: str) -> Any:
                 f"this model is not conditioned on anything (behaviour cloning); it takes no request, got '{text}'"
             )
         return None
+    if spec.is_text and text.strip() in ("", "best"):
+        return None  # a text model has no "best": the user (or the env) says what to ask
     return spec.parse(text)
 
 

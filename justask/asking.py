@@ -110,15 +110,12 @@ def per_episode(spec: ConditionSpec, values_of: Callable[[np.ndarray], Any]) -> 
 
     def requests(seeds: np.ndarray) -> np.ndarray:
         values = values_of(np.asarray(seeds))
-        if spec.is_text:
-            texts = [values] * len(seeds) if isinstance(values, str) else list(values)
-            if len(texts) != len(seeds):
-                raise JustAskError(f"per-episode requests: {len(texts)} sentences for {len(seeds)} episodes")
-            return spec.encode(texts)
+        if isinstance(values, str):
+            values = [values] * len(seeds)
         rows = list(values) if not isinstance(values, np.ndarray) else list(values.reshape(len(seeds), -1))
         if len(rows) != len(seeds):
             raise JustAskError(f"per-episode requests: {len(rows)} requests for {len(seeds)} episodes")
-        return np.stack([spec.request(row) for row in rows]) if rows else np.zeros((0, spec.dim), np.float32)
+        return spec.requests(rows)
 
     return requests
 

@@ -229,15 +229,13 @@ def _request_of(model: Any, text: str) -> Any:
                 f"this model is not conditioned on anything (behaviour cloning); it takes no request, got '{text}'"
             )
         return None
-    if spec.is_text and text.strip() in ("", "best"):
-        return None  # a text model has no "best": the user (or the env) says what to ask
     return spec.parse(text)
 
 
 def ask_command(cfg: Ask) -> None:
     from justask.asking import ask, display
     from justask.report import rollout_gif
-    from justask.suites import reset_options_for
+    from justask.suites import can_pose, reset_options_for
 
     _whole(cfg.seed, "--seed", 0)
     model, env_id = _model_and_env(cfg.run, cfg.env, cfg.allow_import)
@@ -246,19 +244,15 @@ def ask_command(cfg: Ask) -> None:
     agent = ask(model, value, action_rule=cfg.action_rule, reward_fn=_learned_reward_of(cfg.run, model))
     asked = agent.info["condition"]
     options = reset_options_for(env_id, spec.keyword, value) if spec is not None else None
-    if spec is not None and spec.is_text and options is None and env_id.startswith("justask/BabyAI-"):
-        say(f"'{value}' is outside BabyAI's grammar, so no verifier can check it: watch the GIF")
+    if spec is not None and options is None and can_pose(env_id, spec.keyword):
+        say(f"the env cannot pose {display(asked)}, so nothing checks it: watch the GIF")
     label = "".join(c if c.isalnum() or c in "-._" else "_" for c in display(asked if spec else "bc"))[:40]
     path = Path(cfg.gif) if cfg.gif else Path(cfg.run) / f"ask-{label}-{cfg.action_rule}.gif"
     caption = f"{model.config.kind} asked {display(asked)}" if spec else f"{model.config.kind} (no request)"
     info = rollout_gif(path, env_id, agent, seed=cfg.seed, caption=caption, reset_options=options)
     outcome = f"return {info['return']:.1f} in {info['length']} steps"
-    if spec is not None and spec.is_text and env_id.startswith("justask/BabyAI-"):
-        outcome = (
-            f"{'succeeded' if info['return'] > 0 else 'failed'} ({outcome})"
-            if options
-            else f"not checked ({info['length']} steps)"
-        )
+    if options is not None:  # the env posed the request: it rewards only its success
+        outcome = f"{'succeeded' if info['return'] > 0 else 'failed'} ({outcome})"
     say(f"asked {display(asked) if spec else 'nothing'} ({cfg.action_rule}): {outcome}; GIF: {path}")
 
 

@@ -45,6 +45,7 @@ SPEC_FIELDS = (
     "encoder",
 )  # the keys of a column's description that are the spec's; the rest is free-form info
 NOT_A_CONDITION = "labels"  # a column of target actions (ModelConfig's target), never asked for
+IRRELEVANT = "the weather is nice today"  # a sentence about nothing in any world: the text control
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,11 +268,26 @@ class ConditionSpec:
             return self.encode([value])[0]
         raise JustAskError(f"condition '{self.name}' takes a sentence, got {type(value).__name__}")
 
-    def parse(self, text: str) -> Any:
-        """A request typed on the command line: ``best``, numbers separated by commas,
-        ``field=value,...``, or (text conditions) the sentence itself."""
+    def requests(self, values: Sequence[Any]) -> np.ndarray:
+        """Many requests at once (one per episode) -> ``(n, dim)`` model units; sentences are
+        encoded in one batch."""
         if self.is_text:
-            return text
+            return self.encode([str(v) for v in values])
+        rows = [self.request(v) for v in values]
+        return np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
+
+    @property
+    def null_request(self) -> Any:
+        """A request that asks for nothing this condition can describe, for the steering control
+        (text: a sentence about nothing in the world); None where no such request exists."""
+        return IRRELEVANT if self.is_text else None
+
+    def parse(self, text: str) -> Any:
+        """A request typed on the command line: ``best`` (or nothing), numbers separated by
+        commas, ``field=value,...``, or (text conditions) the sentence itself, which has no
+        "best": nothing is then asked."""
+        if self.is_text:
+            return None if text.strip() in ("", "best") else text
         text = text.strip()
         if text in ("", "best"):
             return None

@@ -14,6 +14,7 @@ import numpy as np
 
 from justask.asking import ask
 from justask.collection import collect
+from justask.conditions import IRRELEVANT  # noqa: F401  (the text control, re-exported for recipes)
 from justask.envs import env_spaces
 from justask.episodes import Episodes
 from justask.errors import JustAskError
@@ -22,7 +23,6 @@ from justask.policies import Policy
 from justask.stats import bootstrap_ci
 
 EVAL_SEED = 1_000_000
-IRRELEVANT = "the weather is nice today"  # the text control: a sentence about nothing in the world
 
 
 @dataclasses.dataclass
@@ -150,7 +150,7 @@ def steering(
     - ``shuffled``: per-episode requests (a function of the seeds): each episode is asked another
       episode's request of the same set; one request for all: each episode is asked a request
       drawn like the data's own (1-dim conditions: the data's quantile function);
-    - ``irrelevant`` (text): every episode is told ``IRRELEVANT``.
+    - ``irrelevant`` (text): every episode is told ``spec.null_request`` (``IRRELEVANT``).
 
     ``asked``: the result already evaluated on these episodes with this request (not rerun). The
     gap (asked minus control) has a paired bootstrap 95% CI over episodes; with ``success_at``
@@ -184,8 +184,8 @@ def steering(
         draws = spec.data_requests(np.random.default_rng(seed).random(episodes))
         by_seed = {int(s): float(v) for s, v in zip(seeds, draws, strict=True)}
         controls["shuffled"] = run(lambda batch: [by_seed[int(s)] for s in batch], "data's requests")
-    if spec.is_text:
-        controls["irrelevant"] = run(IRRELEVANT, "irrelevant sentence")
+    if spec.null_request is not None:
+        controls["irrelevant"] = run(spec.null_request, "irrelevant request")
 
     def outcome(result: EvalResult) -> np.ndarray:
         return (result.returns >= success_at).astype(np.float64) if success_at is not None else result.returns

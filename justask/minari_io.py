@@ -182,7 +182,9 @@ def load_minari(source: str | os.PathLike) -> Episodes:
         where = f"under $MINARI_DATASETS_PATH ({root.parent})" if not is_path(source) else f"at {root}"
         known = local_dataset_ids() if not is_path(source) else []
         listed = f" (local datasets: {', '.join(known[:20])})" if known else " (no local datasets)"
-        raise JustAskError(f"no Minari dataset '{source}' {where}: metadata.json not found{'' if is_path(source) else listed}")
+        raise JustAskError(
+            f"no Minari dataset '{source}' {where}: metadata.json not found{'' if is_path(source) else listed}"
+        )
     try:
         ds = MinariDataset(data_path)
     except Exception as exc:  # Minari raises assorted errors for a broken dataset

@@ -55,11 +55,11 @@ IGNORED = {
 
 def differences(recorded: Any, fresh: Any, path: str = "", tolerance: float = 0.0) -> list[str]:
     """Where two reports disagree: every number (relative ``tolerance``), string, list length and
-    key, except under ``IGNORED`` keys or keys ending in ``_s`` (seconds)."""
+    key, except under ``IGNORED`` keys and keys that hold seconds (``*_s``, ``*seconds*``)."""
     out: list[str] = []
     if isinstance(recorded, dict) and isinstance(fresh, dict):
         for key in sorted(set(recorded) | set(fresh), key=str):
-            if key in IGNORED or str(key).endswith("_s"):
+            if key in IGNORED or str(key).endswith("_s") or "seconds" in str(key):
                 continue
             where = f"{path}.{key}" if path else str(key)
             if key not in recorded or key not in fresh:

@@ -11,8 +11,8 @@ spec.loader.exec_module(reproduce)
 
 
 def test_identical_reports_have_no_differences_and_timings_do_not_count():
-    a = {"agents": [{"name": "x", "mean": 1.5, "ci95": [1.0, 2.0]}], "seconds": 10, "provenance": {"git_commit": "a"}}
-    b = {"agents": [{"name": "x", "mean": 1.5, "ci95": [1.0, 2.0]}], "seconds": 99, "provenance": {"git_commit": "b"}}
+    a = {"agents": [{"mean": 1.5}], "seconds": 10, "seconds_per_seed": 3.0, "provenance": {"git_commit": "a"}}
+    b = {"agents": [{"mean": 1.5}], "seconds": 99, "seconds_per_seed": 4.0, "provenance": {"git_commit": "b"}}
     assert reproduce.differences(a, b) == []
 
 

@@ -15,6 +15,15 @@ from typing import Any
 from justask.errors import JustAskError
 
 
+def whole_numbers(config: Any, low: int, *names: str) -> None:
+    """Each named field of ``config`` is a whole number >= ``low``, or a ``JustAskError`` that
+    names it and its range (where every config checks its counts)."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """How to fit a model (any learner: a policy, a task posterior, a reward ranker)."""
@@ -59,20 +68,9 @@ class TrainConfig:
     """Under torchrun: how long a rank waits for the others before failing."""
 
     def __post_init__(self) -> None:
-        whole = {
-            "steps": 1,
-            "batch_size": 1,
-            "warmup_steps": 0,
-            "seed": 0,
-            "threads": 0,
-            "log_every": 1,
-            "checkpoint_every": 1,
-            "micro_batch": -1,
-        }
-        for name, low in whole.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
+        whole_numbers(self, 1, "steps", "batch_size", "log_every", "checkpoint_every")
+        whole_numbers(self, 0, "warmup_steps", "seed", "threads")
+        whole_numbers(self, -1, "micro_batch")
         positive = {
             "learning_rate": self.learning_rate,
             "grad_clip": self.grad_clip,

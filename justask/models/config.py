@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 
 from justask.conditions import ConditionSpec
+from justask.configs import whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 
@@ -51,12 +52,8 @@ class ModelConfig:
         self.hidden_sizes = tuple(self.hidden_sizes)
         if self.kind not in MODEL_KINDS:
             raise JustAskError(f"unknown model kind '{self.kind}' (choose from {', '.join(MODEL_KINDS)})")
-        _at_least(self, "context_len", 1)
-        _at_least(self, "d_model", 1)
-        _at_least(self, "n_layer", 0)
-        _at_least(self, "n_head", 1)
-        _at_least(self, "max_timestep", 0)
-        _at_least(self, "condition_embed", 1)
+        whole_numbers(self, 1, "context_len", "d_model", "n_head", "condition_embed")
+        whole_numbers(self, 0, "n_layer", "max_timestep")
         if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
             raise JustAskError(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.hidden_sizes or any(not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
@@ -77,12 +74,6 @@ class ModelConfig:
     @staticmethod
     def from_json(data: dict[str, Any]) -> ModelConfig:
         return _from_json(ModelConfig, data, "model config")
-
-
-def _at_least(config: Any, name: str, low: int) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
 
 
 def _from_json(cls: type, data: Any, what: str) -> Any:
@@ -117,7 +108,7 @@ class PolicyIO:
         if self.action_kind not in ("discrete", "continuous"):
             raise JustAskError(f"action_kind must be 'discrete' or 'continuous', got {self.action_kind!r}")
         for name in ("obs_dim", "action_dim", "max_timestep"):
-            _at_least(self, name, 1)
+            whole_numbers(self, 1, name)
         if not self.discrete:
             for name in ("action_low", "action_high"):
                 bounds = getattr(self, name)

@@ -29,7 +29,7 @@ import torch
 from justask.asking import ask
 from justask.checkpoint import CONFIG_FILE, MODEL_FILE, atomic_write
 from justask.collection import collect
-from justask.configs import TrainConfig
+from justask.configs import TrainConfig, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import EvalResult, check_spaces, evaluate, steering, steering_line
@@ -144,20 +144,13 @@ class Config:
             raise JustAskError(
                 "reward.absorbing_horizon is set from the env's time limit: use --absorbing / --no-absorbing"
             )
-        _whole(self, 1, "demo_episodes", "episodes_per_noise", "heldout_episodes", "eval_episodes", "num_envs")
-        _whole(self, 0, "improve_rounds", "ppo_steps", "ppo_threads")
+        whole_numbers(self, 1, "demo_episodes", "episodes_per_noise", "heldout_episodes", "eval_episodes", "num_envs")
+        whole_numbers(self, 0, "improve_rounds", "ppo_steps", "ppo_threads")
         pessimism = self.ppo_pessimism
         if isinstance(pessimism, bool) or not isinstance(pessimism, (int, float)) or not math.isfinite(pessimism):
             raise JustAskError(f"ppo_pessimism must be a finite number >= 0, got {pessimism!r}")
         if pessimism < 0:
             raise JustAskError(f"ppo_pessimism must be a finite number >= 0, got {pessimism!r}")
-
-
-def _whole(cfg: Any, low: int, *names: str) -> None:
-    for name in names:
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
 
 
 def _log(message: str) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from justask.asking import ask
 from justask.collection import collect
-from justask.configs import TrainConfig
+from justask.configs import TrainConfig, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import EvalResult, evaluate, steering, steering_line
@@ -104,18 +104,12 @@ class Config:
         if len(set(self.methods)) != len(self.methods):
             raise JustAskError(f"methods: each method once, got {list(self.methods)}")
         for name in ("rounds", "episodes_per_round", "horizon", "num_envs"):
-            _whole(self, name, 1)
-        _whole(self, "eval_episodes", 2)  # the steering control needs another episode to borrow from
+            whole_numbers(self, 1, name)
+        whole_numbers(self, 2, "eval_episodes")  # the steering control needs another episode to borrow from
         for name in ("ppo_steps", "ppo_eval_every", "sac_steps", "sac_eval_every"):
-            _whole(self, name, 1)
+            whole_numbers(self, 1, name)
         if self.mlp.kind != "mlp":
             raise JustAskError(f"mlp.kind must be mlp (GCSL refits the RvS-G MLP), got {self.mlp.kind}")
-
-
-def _whole(cfg: Any, name: str, low: int) -> None:
-    value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
 
 
 def _log(message: str) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from justask.asking import ask
-from justask.configs import TrainConfig
+from justask.configs import TrainConfig, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import steering, steering_line
@@ -161,8 +161,10 @@ class Config:
             raise JustAskError(f"policy_labels must be expert or hindsight, got '{self.policy_labels}'")
         if not 0.0 <= self.noise_floor < 1.0:
             raise JustAskError(f"noise_floor must lie in [0, 1), got {self.noise_floor}")
-        _whole(self, 0, "histories", "history_episodes", "eval_episodes", "sb3_episodes", "sources_only", "threads")
-        _whole(self, 1, "eval_tasks", "steering_episodes", "sb3_tasks")
+        whole_numbers(
+            self, 0, "histories", "history_episodes", "eval_episodes", "sb3_episodes", "sources_only", "threads"
+        )
+        whole_numbers(self, 1, "eval_tasks", "steering_episodes", "sb3_tasks")
         if self.sources_only and self.family not in GRIDS:
             raise JustAskError(f"sources_only runs Q-learning: a grid family (darkroom, keydoor), not {self.family}")
         if self.plain_ad and self.ad.context_len <= HORIZONS[self.family]:
@@ -172,13 +174,6 @@ class Config:
             )
         if self.dt.kind != "dt" or self.ad.kind != "dt":
             raise JustAskError("the memoryless DT and plain AD are DTs: --dt.kind and --ad.kind must be dt")
-
-
-def _whole(cfg: Any, low: int, *names: str) -> None:
-    for name in names:
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
 
 
 def resolved(cfg: Config) -> Config:

@@ -25,7 +25,7 @@ import numpy as np
 from justask import captions as cp
 from justask.asking import ask
 from justask.collection import collect
-from justask.configs import TrainConfig
+from justask.configs import TrainConfig, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import IRRELEVANT, derangement
@@ -116,11 +116,8 @@ class Config:
             raise JustAskError(f"--mlp must be an mlp and --dt a dt (got {self.mlp.kind} and {self.dt.kind})")
         if self.action_rule not in (*ACTION_RULES, "best"):
             raise JustAskError(f"unknown action rule '{self.action_rule}' (choose from argmax, sample, best)")
-        _whole(self, "play_episodes", 1)
-        _whole(self, "eval_episodes", 1)
-        _whole(self, "valid_episodes", 1)
-        _whole(self, "num_envs", 1)
-        _whole(self, "play_length", 0)
+        whole_numbers(self, 1, "play_episodes", "eval_episodes", "valid_episodes", "num_envs")
+        whole_numbers(self, 0, "play_length")
         for name in ("noisy_share", "noise", "random_share", "manner_share"):
             _share(self, name)
         if self.noisy_share + self.random_share > 1:
@@ -140,12 +137,6 @@ class Config:
     def model(self) -> ModelConfig:
         """The text-conditioned model's architecture (``kind`` picks it)."""
         return self.dt if self.kind == "dt" else self.mlp
-
-
-def _whole(cfg: Any, name: str, low: int) -> None:
-    value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
 
 
 def _share(cfg: Any, name: str) -> None:

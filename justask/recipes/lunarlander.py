@@ -21,7 +21,7 @@ import torch
 
 from justask.asking import ask
 from justask.collection import collect
-from justask.configs import TrainConfig
+from justask.configs import TrainConfig, whole_numbers
 from justask.episodes import Episodes
 from justask.evaluation import EVAL_SEED, EvalResult, check_spaces, evaluate, steering, steering_line
 from justask.minari_io import load_minari, save_minari
@@ -92,7 +92,7 @@ class Config:
             from justask.errors import JustAskError
 
             raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(self.seeds)}")
-        _positive(self, "episodes_per_policy", "eval_episodes", "sweep_episodes", "num_envs")
+        whole_numbers(self, 1, "episodes_per_policy", "eval_episodes", "sweep_episodes", "num_envs")
         if not 0 < self.top_fraction <= 1:
             from justask.errors import JustAskError
 
@@ -102,15 +102,6 @@ class Config:
             from justask.errors import JustAskError
 
             raise JustAskError(f"sweep_models: unknown model '{sorted(unknown)[0]}' (rvs, dt)")
-
-
-def _positive(cfg: Any, *names: str) -> None:
-    from justask.errors import JustAskError
-
-    for name in names:
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise JustAskError(f"{name} must be a whole number >= 1, got {value!r}")
 
 
 def _log(message: str) -> None:

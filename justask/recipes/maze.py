@@ -24,7 +24,7 @@ import numpy as np
 
 from justask.asking import ask
 from justask.collection import collect
-from justask.configs import TrainConfig
+from justask.configs import TrainConfig, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import EvalResult, evaluate, steering, steering_line
@@ -95,11 +95,9 @@ class Config:
         mz.env_id(self.maze)  # an unknown maze names the known ones
         if not self.seeds or min(self.seeds) < 0:
             raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(self.seeds)}")
-        _whole(self, "episodes", 1)
-        _whole(self, "horizon", 1)
-        _whole(self, "copies", 1)
-        _whole(self, "eval_episodes", 2)  # the steering control needs another episode to borrow from
-        _whole(self, "num_envs", 1)
+        whole_numbers(self, 1, "episodes", "horizon", "copies")
+        whole_numbers(self, 2, "eval_episodes")  # the steering control needs another episode to borrow from
+        whole_numbers(self, 1, "num_envs")
         if not self.action_noise >= 0:
             raise JustAskError(f"action_noise must be >= 0, got {self.action_noise}")
         if self.strategy not in GOAL_STRATEGIES:
@@ -113,12 +111,6 @@ class Config:
             raise JustAskError("models needs dt or mlp (the peers alone have no goal model to ask and picture)")
         if self.dt.kind != "dt" or self.mlp.kind != "mlp":
             raise JustAskError(f"dt.kind must be dt and mlp.kind mlp, got {self.dt.kind} and {self.mlp.kind}")
-
-
-def _whole(cfg: Any, name: str, low: int) -> None:
-    value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
 
 
 def _log(message: str) -> None:

@@ -43,7 +43,7 @@ from justask.agent import Agent
 from justask.asking import ask
 from justask.checkpoint import write_json
 from justask.collection import collect
-from justask.configs import TrainConfig
+from justask.configs import TrainConfig, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import EVAL_SEED, EvalResult, steering
@@ -143,7 +143,8 @@ class Config:
             raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(self.seeds)}")
         if self.family not in FAMILIES:
             raise JustAskError(f"unknown world family '{self.family}' (known: {', '.join(FAMILIES)})")
-        _whole(self, episodes=1, mistakes=0, dagger_rounds=0, dagger_episodes=1, eval_worlds=1, ppo_steps=0)
+        whole_numbers(self, 1, "episodes", "dagger_episodes", "eval_worlds")
+        whole_numbers(self, 0, "mistakes", "dagger_rounds", "ppo_steps")
         _shares(self, "noise", self.noise, "shares of random actions in the data")
         _shares(self, "probes", self.probes, "test-time shares of random actions")
         for name in ("world_drop", "test_noise"):
@@ -156,13 +157,6 @@ class Config:
             raise JustAskError(f"models: unknown model '{unknown[0]}' ({', '.join(MODELS)})")
         if self.dt.kind != "dt" or self.mlp.kind != "mlp":
             raise JustAskError(f"dt.kind must be dt and mlp.kind mlp, got {self.dt.kind} and {self.mlp.kind}")
-
-
-def _whole(cfg: Config, **lows: int) -> None:
-    for name, low in lows.items():
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
 
 
 def _shares(cfg: Config, name: str, values: tuple[float, ...], what: str) -> None:

@@ -24,6 +24,17 @@ def whole_numbers(config: Any, low: int, *names: str) -> None:
             raise JustAskError(f"{name} must be a whole number >= {low}, got {value!r}")
 
 
+def seed_tuple(seeds: Any) -> tuple[int, ...]:
+    """A recipe's seeds as a tuple: one or more different whole numbers >= 0 (each seed gets its
+    own run folder, so a repeated seed would only overwrite itself)."""
+    values = tuple(seeds)
+    if not values or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in values):
+        raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(values)}")
+    if len(set(values)) != len(values):
+        raise JustAskError(f"seeds must differ, got {list(values)}")
+    return values
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """How to fit a model (any learner: a policy, a task posterior, a reward ranker)."""

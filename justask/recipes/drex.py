@@ -29,7 +29,7 @@ import torch
 from justask.asking import ask
 from justask.checkpoint import CONFIG_FILE, MODEL_FILE, atomic_write
 from justask.collection import collect
-from justask.configs import TrainConfig, whole_numbers
+from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import EvalResult, check_spaces, evaluate, steering, steering_line
@@ -121,9 +121,7 @@ class Config:
     """Replace an existing run folder."""
 
     def __post_init__(self) -> None:
-        self.seeds = tuple(self.seeds)
-        if not self.seeds or min(self.seeds) < 0 or len(set(self.seeds)) != len(self.seeds):
-            raise JustAskError(f"seeds must be one or more different whole numbers >= 0, got {list(self.seeds)}")
+        self.seeds = seed_tuple(self.seeds)
         try:
             self.noise_levels = tuple(sorted({float(x) for x in self.noise_levels}))
         except (TypeError, ValueError):

@@ -25,7 +25,7 @@ import numpy as np
 
 from justask.asking import ask
 from justask.collection import collect
-from justask.configs import TrainConfig, whole_numbers
+from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import EvalResult, evaluate, steering, steering_line
@@ -89,11 +89,9 @@ class Config:
     """Replace an existing run folder."""
 
     def __post_init__(self) -> None:
-        self.seeds = tuple(self.seeds)
+        self.seeds = seed_tuple(self.seeds)
         self.methods = tuple(self.methods)
         mz.env_id(self.maze)  # an unknown maze names the known ones
-        if not self.seeds or min(self.seeds) < 0:
-            raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(self.seeds)}")
         if self.action_rule not in ACTION_RULES:
             raise JustAskError(f"action_rule must be sample or argmax, got '{self.action_rule}'")
         unknown = sorted(set(self.methods) - set(METHOD_NAMES))

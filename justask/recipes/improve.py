@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from justask.asking import ask
-from justask.configs import TrainConfig, whole_numbers
+from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import steering, steering_line
@@ -146,11 +146,7 @@ class Config:
     """Replace an existing run folder."""
 
     def __post_init__(self) -> None:
-        self.seeds = tuple(self.seeds)
-        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(self.seeds)}")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise JustAskError(f"seeds must differ, got {list(self.seeds)}")
+        self.seeds = seed_tuple(self.seeds)
         if self.family not in SOURCES:
             raise JustAskError(f"unknown task family '{self.family}' (choose from {', '.join(SOURCES)})")
         if self.source and self.source not in SOURCES[self.family]:

@@ -25,7 +25,7 @@ import numpy as np
 from justask import captions as cp
 from justask.asking import ask
 from justask.collection import collect
-from justask.configs import TrainConfig, whole_numbers
+from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import IRRELEVANT, derangement
@@ -104,10 +104,8 @@ class Config:
     """Replace an existing run folder."""
 
     def __post_init__(self) -> None:
-        self.seeds = tuple(self.seeds)
+        self.seeds = seed_tuple(self.seeds)
         self.held_out = tuple(tuple(pair) for pair in self.held_out)  # type: ignore[misc]
-        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(self.seeds)}")
         if self.level not in ba.LEVELS:
             raise JustAskError(f"level: unknown BabyAI level '{self.level}' (known: {', '.join(ba.LEVELS)})")
         if self.kind not in ("mlp", "dt"):

@@ -21,7 +21,7 @@ import torch
 
 from justask.asking import ask
 from justask.collection import collect
-from justask.configs import TrainConfig, whole_numbers
+from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.episodes import Episodes
 from justask.evaluation import EVAL_SEED, EvalResult, check_spaces, evaluate, steering, steering_line
 from justask.minari_io import load_minari, save_minari
@@ -86,12 +86,8 @@ class Config:
     """Replace an existing run folder."""
 
     def __post_init__(self) -> None:
-        self.seeds = tuple(self.seeds)
+        self.seeds = seed_tuple(self.seeds)
         self.sweep_models = tuple(self.sweep_models)
-        if not self.seeds or min(self.seeds) < 0:
-            from justask.errors import JustAskError
-
-            raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(self.seeds)}")
         whole_numbers(self, 1, "episodes_per_policy", "eval_episodes", "sweep_episodes", "num_envs")
         if not 0 < self.top_fraction <= 1:
             from justask.errors import JustAskError

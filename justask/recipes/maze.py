@@ -24,7 +24,7 @@ import numpy as np
 
 from justask.asking import ask
 from justask.collection import collect
-from justask.configs import TrainConfig, whole_numbers
+from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import EvalResult, evaluate, steering, steering_line
@@ -90,11 +90,9 @@ class Config:
     """Replace an existing run folder."""
 
     def __post_init__(self) -> None:
-        self.seeds = tuple(self.seeds)
+        self.seeds = seed_tuple(self.seeds)
         self.models = tuple(self.models)
         mz.env_id(self.maze)  # an unknown maze names the known ones
-        if not self.seeds or min(self.seeds) < 0:
-            raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(self.seeds)}")
         whole_numbers(self, 1, "episodes", "horizon", "copies")
         whole_numbers(self, 2, "eval_episodes")  # the steering control needs another episode to borrow from
         whole_numbers(self, 1, "num_envs")

@@ -43,7 +43,7 @@ from justask.agent import Agent
 from justask.asking import ask
 from justask.checkpoint import write_json
 from justask.collection import collect
-from justask.configs import TrainConfig, whole_numbers
+from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.evaluation import EVAL_SEED, EvalResult, steering
@@ -137,10 +137,8 @@ class Config:
     """Replace an existing run folder."""
 
     def __post_init__(self) -> None:
-        self.seeds, self.noise = tuple(self.seeds), tuple(float(x) for x in self.noise)
+        self.seeds, self.noise = seed_tuple(self.seeds), tuple(float(x) for x in self.noise)
         self.models, self.probes = tuple(self.models), tuple(float(x) for x in self.probes)
-        if not self.seeds or min(self.seeds) < 0:
-            raise JustAskError(f"seeds must be one or more whole numbers >= 0, got {list(self.seeds)}")
         if self.family not in FAMILIES:
             raise JustAskError(f"unknown world family '{self.family}' (known: {', '.join(FAMILIES)})")
         whole_numbers(self, 1, "episodes", "dagger_episodes", "eval_worlds")

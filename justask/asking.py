@@ -8,6 +8,7 @@ each BabyAI episode for its own mission).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from justask.agent import Agent
 from justask.conditions import ConditionSpec
-from justask.errors import JustAskError
+from justask.errors import JustAskError, JustAskWarning
 from justask.models.policy import ACTION_RULES, PolicyModel
 
 _NOTHING = object()
@@ -38,6 +39,7 @@ def ask(
 
         ask(model)                               # the best the data supports (returns: its 95th percentile)
         ask(model, return_to_go=250)             # by the condition's keyword ...
+        ask(model, quantile=0.99)                # ... or in the data's terms: better than 99% of its episodes
         ask(model, "pick up the blue key")       # ... or positionally
         ask(model, world={"length": 0.6})        # named fields; the rest take their defaults
         ask(model, goal=lambda seeds: goals_of(seeds))  # one request per episode, from its seed
@@ -46,6 +48,12 @@ def ask(
     A model trained on returns of a learned reward needs that reward as ``reward_fn(observations,
     actions) -> (N,)``. ``kv_cache``/``cache_keep``: see ``Agent``. An unconditioned model (behaviour
     cloning) takes no request.
+
+    A model whose condition predicts what each request achieves (relabeled with behaviours:
+    ``ConditionSpec.outcomes``) is asked by default for the request predicted to get the most,
+    and a request above that one is mapped down to it, with a ``JustAskWarning``: asking for
+    more than the data's behaviours get would select luck, not skill. ``agent.info`` then holds
+    what was requested, what was asked and the prediction.
     """
     if action_rule not in ACTION_RULES:
         raise JustAskError(f"unknown action rule '{action_rule}' (choose from {', '.join(ACTION_RULES)})")
@@ -68,13 +76,15 @@ def ask(
         raise JustAskError(
             f"this model was trained on returns of a learned reward ('{spec.name}'): ask it with that reward_fn"
         )
+    extra: dict[str, Any] = {}
     if callable(value):
         requests: Any = per_episode(spec, value)
         asked: Any = "per episode"
     else:
+        value, extra = honour(spec, value)
         requests = spec.request(value)
         asked = spec.describe(value)
-    return Agent(
+    agent = Agent(
         model,
         requests,
         name=name or f"{kind}@{display(asked)}/{action_rule}",
@@ -85,9 +95,39 @@ def ask(
         kv_cache=kv_cache,
         cache_keep=cache_keep,
     )
+    agent.info.update(extra)
+    return agent
+
+
+def honour(spec: ConditionSpec, value: Any) -> tuple[Any, dict[str, Any]]:
+    """A request as it will be made, and what to record about it: a request above the highest
+    one the model can honour (``spec.honourable``) is mapped down to it, with a warning."""
+    limit = spec.honourable
+    if limit is None:
+        return value, {}
+    requested = float(spec.describe(value))
+    extra: dict[str, Any] = {"requested": round(requested, 4)}
+    if value is not None and requested > limit + 1e-5 * max(1.0, abs(limit)):  # beyond float32's round trip
+        lo, mid, hi = spec.predict(requested) or (0.0, 0.0, 0.0)
+        warnings.warn(
+            f"asked {spec.keyword}={requested:.4g}, above the {limit:.4g} this model can honour "
+            f"(the data's behaviours selected by it are predicted to get {mid:.4g}, middle half [{lo:.4g}, {hi:.4g}], "
+            f"no more than asking {limit:.4g}); asking {limit:.4g} instead",
+            JustAskWarning,
+            stacklevel=3,
+        )
+        value = limit
+        extra["mapped_to"] = round(limit, 4)
+    extra["predicted"] = [round(v, 4) for v in spec.predict(spec.describe(value)) or ()]
+    return value, extra
 
 
 def _the_request(spec: ConditionSpec | None, request: Any, by_keyword: dict[str, Any]) -> Any:
+    if spec is not None and "quantile" in by_keyword and spec.keyword != "quantile":
+        quantile = by_keyword.pop("quantile")
+        if request is not _NOTHING or by_keyword:
+            raise JustAskError("ask for a quantile or for a value, not both")
+        return spec.quantile_request(quantile)
     if spec is None:
         if request is not _NOTHING or by_keyword:
             asked = ", ".join(sorted(by_keyword)) or repr(request)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -113,7 +114,9 @@ class Train:
     run: Annotated[str, tyro.conf.arg(aliases=("--run-dir",))] = "runs/model"
     """Run folder to write (config, weights, TensorBoard logs). --run-dir: the same (torchrun reads --run)."""
     condition: str = "return_to_go"
-    """What the model is asked for: return_to_go (computed from the rewards), goal (hindsight goals: the x, y reached later), any condition column the dataset holds (your own relabeler's), or none (behaviour cloning)."""
+    """What the model is asked for: return_to_go (computed from the rewards), expected_return (the mean return of the behaviour that made each episode: robust to luck), goal (hindsight goals: the x, y reached later), any condition column the dataset holds (your own relabeler's), or none (behaviour cloning)."""
+    behaviours: str = "policy"
+    """Which behaviour made each episode (for expected_return, and to predict what a return request gets): the episodes' metadata key that names it (used where every episode has it, else clusters), clusters (by how each episode acts), or none."""
     return_scale: float = 100.0
     """The model reads return-to-go divided by this."""
     goal_strategy: str = "future"
@@ -135,8 +138,9 @@ class Train:
 def train_command(cfg: Train, given: set[str]) -> None:
     import numpy as np
 
+    from justask.behaviours import behaviour_groups
     from justask.minari_io import is_path, load_minari
-    from justask.relabel import GOAL, RETURN_TO_GO, hindsight_goals, return_to_go
+    from justask.relabel import EXPECTED_RETURN, GOAL, RETURN_TO_GO, expected_return, hindsight_goals, return_to_go
     from justask.training import train
 
     steps, batch = BUDGETS[cfg.model.kind]
@@ -153,14 +157,25 @@ def train_command(cfg: Train, given: set[str]) -> None:
     run_dir = Path(cfg.run)
     episodes = load_minari(source)
     condition = None if cfg.condition in ("", "none") else cfg.condition
+    if condition == EXPECTED_RETURN and cfg.behaviours == "none":
+        raise JustAskError("--condition expected_return needs --behaviours (a metadata key, or clusters)")
+    groups = None
+    if condition in (RETURN_TO_GO, EXPECTED_RETURN) and cfg.behaviours != "none":
+        by = None if cfg.behaviours == "clusters" else cfg.behaviours
+        groups = behaviour_groups(episodes, by=by, seed=train_cfg.seed)
+        say(
+            f"{int(groups.max()) + 1} behaviours ({'by ' + by if by and all(by in m for m in episodes.metadata) else 'clustered'})"
+        )
     if condition == RETURN_TO_GO:
-        episodes = return_to_go(episodes, scale=cfg.return_scale)
+        episodes = return_to_go(episodes, scale=cfg.return_scale, behaviours=groups)
+    elif condition == EXPECTED_RETURN:
+        episodes = expected_return(episodes, groups, scale=cfg.return_scale)
     elif condition == GOAL:
         episodes = hindsight_goals(episodes, cfg.goal_strategy, horizon=cfg.goal_horizon, seed=train_cfg.seed)
     elif condition is not None and condition not in episodes.conditions:
         have = ", ".join(sorted(episodes.conditions)) or "none"
         raise JustAskError(
-            f"unknown condition '{condition}': not return_to_go, goal or none, and the dataset has no such "
+            f"unknown condition '{condition}': not return_to_go, expected_return, goal or none, and the dataset has no such "
             f"column (its condition columns: {have})"
         )
     if cfg.top_fraction < 1:
@@ -183,6 +198,8 @@ class Ask:
     """Run folder of a trained model (e.g. runs/demo/rvs)."""
     request: Positional[str] = "best"
     """What to ask for: best, a number (a return), numbers separated by commas (a goal x,y), field=value pairs (a world), or a sentence."""
+    quantile: float | None = None
+    """Ask in the data's terms instead: better than this share (0..1) of the data's episodes (1-number conditions)."""
     action_rule: str = "argmax"
     """argmax or sample."""
     seed: int = 1_000_000
@@ -221,8 +238,23 @@ def _learned_reward_of(run: str, model: Any) -> Any:
     return LearnedReward.load(Path(run) / "reward")
 
 
-def _request_of(model: Any, text: str) -> Any:
+def _request_of(model: Any, text: str, quantile: float | None = None) -> Any:
     spec = model.io.condition
+    if quantile is not None:
+        if text not in ("", "best"):
+            raise JustAskError(f"ask for a quantile or for '{text}', not both")
+        if spec is None:
+            raise JustAskError("this model is not conditioned on anything (behaviour cloning); it takes no quantile")
+        value = spec.quantile_request(quantile)
+        share = spec.share_at_or_above(value)
+        reached = spec.info.get("episodes")
+        count = (
+            f"{round(share * reached)} of the data's {reached} episodes"
+            if reached
+            else f"{share:.1%} of the data's episodes"
+        )
+        say(f"quantile {quantile:g} of the data's requests: {spec.keyword}={value:.4g} ({count} reached it)")
+        return value
     if spec is None:
         if text not in ("", "best"):
             raise JustAskError(
@@ -239,10 +271,13 @@ def ask_command(cfg: Ask) -> None:
 
     _whole(cfg.seed, "--seed", 0)
     model, env_id = _model_and_env(cfg.run, cfg.env, cfg.allow_import)
-    value = _request_of(model, cfg.request)
+    value = _request_of(model, cfg.request, cfg.quantile)
     spec = model.io.condition
     agent = ask(model, value, action_rule=cfg.action_rule, reward_fn=_learned_reward_of(cfg.run, model))
     asked = agent.info["condition"]
+    if agent.info.get("predicted"):
+        lo, mid, hi = agent.info["predicted"]
+        say(f"asking {spec.keyword}={display(asked)} is predicted to get {mid:.4g} (middle half [{lo:.4g}, {hi:.4g}])")
     options = reset_options_for(env_id, spec.keyword, value) if spec is not None else None
     if spec is not None and options is None and can_pose(env_id, spec.keyword):
         say(f"the env cannot pose {display(asked)}, so nothing checks it: watch the GIF")
@@ -265,6 +300,8 @@ class Eval:
     """Run folder of a trained model."""
     request: str = "best"
     """What to ask for (as for `ask`); a goal model on a maze is asked each episode's own goal by default."""
+    quantile: float | None = None
+    """Ask in the data's terms instead: better than this share (0..1) of the data's episodes (1-number conditions)."""
     episodes: int = 500
     """Evaluation episodes per action rule (and per steering control)."""
     num_envs: int = 100
@@ -310,7 +347,7 @@ def eval_command(cfg: Eval) -> None:
     _whole(cfg.sweep_episodes, "--sweep-episodes", 1, 10_000_000)
     model, env_id = _model_and_env(cfg.run, cfg.env, cfg.allow_import)
     spec = model.io.condition
-    value = _request_of(model, cfg.request)
+    value = _request_of(model, cfg.request, cfg.quantile)
     if spec is not None and value is None and spec.best is None:
         value = env_requests(env_id, spec.keyword)
         if value is None:
@@ -342,6 +379,11 @@ def eval_command(cfg: Eval) -> None:
     rows = [r.to_json() for r in results.values()]
     report: dict[str, Any] = {"run": cfg.run, "env_id": env_id, "agents": rows}
     markdown = f"# Evaluation of {cfg.run} on {env_id}\n\n{results_table(rows)}\n"
+    asked_info = _asked_info(spec, agent.info)
+    if asked_info:
+        report["asked"] = asked_info
+        markdown += f"\n{asked_line(asked_info)}\n"
+        say(asked_line(asked_info))
     best_rule = max(results, key=lambda k: results[k].mean)
     if spec is not None and cfg.steering:
         control = steering(
@@ -370,9 +412,10 @@ def eval_command(cfg: Eval) -> None:
                 progress=False,
                 **on_ray,
             )
-            points.append(
-                {"asked": round(float(asked), 2), "mean": round(r.mean, 2), "ci95": [round(x, 2) for x in r.ci95]}
-            )
+            point = {"asked": round(float(asked), 2), "mean": round(r.mean, 2), "ci95": [round(x, 2) for x in r.ci95]}
+            if spec.outcomes is not None:
+                point["predicted"] = [round(v, 2) for v in spec.predict(min(float(asked), spec.honourable))]
+            points.append(point)
         rho = spearman([p["asked"] for p in points], [p["mean"] for p in points]) if len(points) > 1 else float("nan")
         report["sweep"] = {
             "action_rule": best_rule,
@@ -386,6 +429,36 @@ def eval_command(cfg: Eval) -> None:
             say(f"  asked {display(p['asked'])} -> {p['mean']:.1f}")
     write_report(out, report, markdown)
     say(f"report: {out / 'report.md'}")
+
+
+def _asked_info(spec: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """What a report says about a 1-number request: as asked, as made, the prediction and the
+    share of the data's episodes whose request was at least as high."""
+    if spec is None or spec.quantiles is None or not isinstance(info.get("condition"), (int, float)):
+        return {}
+    asked = float(info["condition"])
+    out: dict[str, Any] = {
+        "keyword": spec.keyword,
+        "asked": asked,
+        "data_share_at_or_above": round(spec.share_at_or_above(asked), 4),
+    }
+    if spec.info.get("episodes"):
+        out["data_episodes_at_or_above"] = round(out["data_share_at_or_above"] * spec.info["episodes"])
+    for key in ("requested", "mapped_to", "predicted"):
+        if key in info:
+            out[key] = info[key]
+    return out
+
+
+def asked_line(info: dict[str, Any]) -> str:
+    line = f"asked {info['keyword']}={info['asked']:.4g}"
+    if info.get("mapped_to") is not None:
+        line += f" (requested {info['requested']:.4g}, above what the model can honour)"
+    line += f"; {info['data_share_at_or_above']:.1%} of the data's episodes reached it"
+    if info.get("predicted"):
+        lo, mid, hi = info["predicted"]
+        line += f"; predicted {mid:.4g} (middle half [{lo:.4g}, {hi:.4g}])"
+    return line
 
 
 # ---- recipes ---------------------------------------------------------------------------------
@@ -460,6 +533,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"justask: error: unknown command '{name}' (commands: {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
     config_class, run, summary = COMMANDS[name]
+    if not getattr(warnings.showwarning, "justask", False):
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
     try:
         if config_class is None:
             run(rest)
@@ -473,6 +548,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"justask: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line_warnings(show: Any) -> Any:
+    """``JustAskWarning``s as one ``justask: warning: ...`` line on stderr; the rest as Python shows them."""
+    from justask.errors import JustAskWarning
+
+    def showwarning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, JustAskWarning):
+            print(f"justask: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, *args, **kwargs)
+
+    showwarning.justask = True  # type: ignore[attr-defined]
+    return showwarning
 
 
 if __name__ == "__main__":

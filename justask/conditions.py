@@ -43,6 +43,7 @@ SPEC_FIELDS = (
     "best_percentile",
     "text",
     "encoder",
+    "outcomes",
 )  # the keys of a column's description that are the spec's; the rest is free-form info
 NOT_A_CONDITION = "labels"  # a column of target actions (ModelConfig's target), never asked for
 IRRELEVANT = "the weather is nice today"  # a sentence about nothing in any world: the text control
@@ -73,10 +74,23 @@ class ConditionKind:
 
 
 RETURN = ConditionKind("return", keyword="return_to_go", update="minus_reward", best_percentile=95.0)
+# What the behaviour that made an episode returns on average, held while acting (relabel.expected_return).
+EXPECTED_RETURN = ConditionKind("expected_return", best_percentile=100.0)
 GOAL = ConditionKind("goal")
 WORLD = ConditionKind("world")
 TEXT = ConditionKind("text", text=True)
-KINDS = {k.name: k for k in (RETURN, GOAL, WORLD, TEXT)}
+KINDS = {k.name: k for k in (RETURN, EXPECTED_RETURN, GOAL, WORLD, TEXT)}
+
+
+def _outcome_rows(rows: Any, name: str) -> list[list[float]] | None:
+    if rows is None:
+        return None
+    arr = np.asarray(rows, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 4 or len(arr) == 0 or not np.isfinite(arr).all():
+        raise JustAskError(f"condition '{name}': outcomes must be rows of [request, lo, mid, hi] numbers")
+    if (np.diff(arr[:, 0]) <= 0).any():
+        raise JustAskError(f"condition '{name}': outcome requests must rise")
+    return arr.tolist()
 
 
 def _floats(values: Any, dim: int, what: str) -> list[float]:
@@ -105,6 +119,9 @@ class ConditionSpec:
     best_percentile: float | None = None  # the percentile of the data's requests that ``best`` is
     quantiles: list[float] | None = None  # 1-dim: percentiles 0..100 of the data's requests (user units)
     encoder: str | None = None  # text: the sentence encoder's identity
+    # 1-dim: what asking each request achieves, predicted from the data (justask.behaviours.outcome_table):
+    # rows [request, lo, mid, hi] in user units, requests ascending; then ``best`` is the request predicted best
+    outcomes: list[list[float]] | None = None
     info: dict[str, Any] = dataclasses.field(default_factory=dict)  # the rest of the column's description
 
     def __post_init__(self) -> None:
@@ -165,6 +182,10 @@ class ConditionSpec:
             best = np.percentile(first.astype(np.float64), float(percentile), axis=0).tolist()
         fields = desc.get("fields")
         defaults = desc.get("defaults")
+        outcomes = _outcome_rows(desc.get("outcomes"), name) if dim == 1 and not text else None
+        if outcomes is not None:
+            top = max(row[2] for row in outcomes)  # the highest request predicted to get the most
+            best = [max(row[0] for row in outcomes if row[2] >= top - 1e-9 * max(1.0, abs(top)))]
         return ConditionSpec(
             name=name,
             kind=kind_name,
@@ -179,6 +200,7 @@ class ConditionSpec:
             best_percentile=None if percentile is None else float(percentile),
             quantiles=quantiles,
             encoder=desc.get("encoder") if text else None,
+            outcomes=outcomes,
             info={k: v for k, v in desc.items() if k not in SPEC_FIELDS and k != "texts"},
         )
 
@@ -328,6 +350,49 @@ class ConditionSpec:
         if self.quantiles is None:
             raise JustAskError(f"condition '{self.name}' keeps no distribution of the data's requests")
         return np.interp(np.asarray(u, dtype=np.float64) * 100.0, np.arange(101), np.asarray(self.quantiles))
+
+    def quantile_request(self, quantile: float) -> float:
+        """The request "better than ``quantile`` of the data's episodes" (0..1): the data's
+        ``quantile`` of its requests, in user units."""
+        if isinstance(quantile, bool) or not isinstance(quantile, (int, float, np.floating)):
+            raise JustAskError(f"a quantile is a number in [0, 1], got {quantile!r}")
+        if not 0.0 <= float(quantile) <= 1.0:
+            raise JustAskError(f"a quantile is a number in [0, 1], got {quantile}")
+        if self.quantiles is None:
+            raise JustAskError(
+                f"condition '{self.name}' keeps no distribution of the data's requests to take a quantile of"
+            )
+        return float(self.data_requests(np.array([min(float(quantile), 1.0 - 1e-12)]))[0])
+
+    def share_at_or_above(self, value: float) -> float:
+        """The share of the data's episodes whose request is at least ``value`` (1-dim)."""
+        if self.quantiles is None:
+            raise JustAskError(f"condition '{self.name}' keeps no distribution of the data's requests")
+        q = np.asarray(self.quantiles)
+        if value <= q[0]:
+            return 1.0
+        if value > q[-1]:
+            return 0.0
+        # the quantile function is a step-free interpolation; invert it where it rises
+        rising = np.concatenate([[True], np.diff(q) > 0])
+        return float(1.0 - np.interp(value, q[rising], np.arange(101)[rising]) / 100.0)
+
+    def predict(self, value: Any = None) -> tuple[float, float, float] | None:
+        """What asking ``value`` (user units; ``None``: the best) is predicted to achieve,
+        ``(lo, mid, hi)``: the mean and middle half of the returns of the data's behaviours that
+        the request selects. ``None`` where the condition carries no prediction."""
+        if self.outcomes is None:
+            return None
+        asked = float(np.asarray(self.best if value is None else value, dtype=np.float64).reshape(-1)[0])
+        table = np.asarray(self.outcomes, dtype=np.float64)
+        lo, mid, hi = (float(np.interp(asked, table[:, 0], table[:, i])) for i in (1, 2, 3))
+        return lo, mid, hi
+
+    @property
+    def honourable(self) -> float | None:
+        """The highest request worth making: above it the prediction gets no better (1-dim with
+        outcomes; else ``None``)."""
+        return None if self.outcomes is None or self.best is None else float(self.best[0])
 
     # ---- storage -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -6,3 +6,9 @@ class JustAskError(ValueError):
 
     The message names the thing that is wrong and what was expected instead.
     """
+
+
+class JustAskWarning(UserWarning):
+    """Something the user asked for was changed to something that can be done (e.g. a request
+    above what a model can honour, mapped to the highest it can); the CLI prints it as one
+    ``justask: warning: ...`` line."""

@@ -10,12 +10,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from justask.behaviours import group_means, outcome_table
+from justask.conditions import EXPECTED_RETURN as EXPECTED_RETURN_KIND
 from justask.conditions import GOAL as GOAL_KIND
 from justask.conditions import RETURN
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 
 RETURN_TO_GO = "return_to_go"
+EXPECTED_RETURN = "expected_return"
 
 
 def return_to_go_column(episodes: Episodes, rewards: np.ndarray | None = None) -> np.ndarray:
@@ -38,15 +41,55 @@ def return_to_go(
     scale: float = 100.0,
     name: str = RETURN_TO_GO,
     rewards: np.ndarray | None = None,
+    behaviours: np.ndarray | None = None,
     **info: object,
 ) -> Episodes:
     """Add the return-to-go column ``name`` (reward units, float64); the model reads it divided
     by ``scale`` (``ConditionSpec.to_model``). ``rewards`` replaces the recorded rewards (a
-    learned reward); ``info`` adds to the column's description."""
+    learned reward); ``behaviours`` (``justask.behaviours.behaviour_groups``) adds what a model
+    asked each return will achieve (``outcome_table``), so that asking can predict and warn;
+    ``info`` adds to the column's description."""
+    _check_scale(scale)
+    column = return_to_go_column(episodes, rewards)
+    if behaviours is not None:
+        first = column[episodes.episode_starts]
+        info = {**info, **_outcomes(first, episodes, behaviours, rewards)}
+    return episodes.with_condition(name, column[:, None], **RETURN.describe(scale=float(scale), **info))
+
+
+def expected_return(
+    episodes: Episodes,
+    behaviours: np.ndarray,
+    scale: float = 100.0,
+    name: str = EXPECTED_RETURN,
+    **info: object,
+) -> Episodes:
+    """Add the luck-robust column ``name``: every step of an episode asks for the mean return of
+    the behaviour that made it (``behaviours``: one group per episode), held for the whole
+    episode. An outcome one behaviour got by luck then labels nothing higher than what that
+    behaviour gets on average, so asking for more selects behaviour that gets more, not luck
+    (Paster et al. 2022's remedy, with the behaviour known or clustered)."""
+    _check_scale(scale)
+    returns = episodes.returns().astype(np.float64)
+    means = group_means(returns, behaviours)
+    column = np.repeat(means, episodes.lengths)[:, None]
+    described = {"behaviours": int(np.unique(behaviours).size), **info, **_outcomes(means, episodes, behaviours, None)}
+    return episodes.with_condition(name, column, **EXPECTED_RETURN_KIND.describe(scale=float(scale), **described))
+
+
+def _check_scale(scale: object) -> None:
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or scale <= 0:
         raise JustAskError(f"the return scale must be a positive number, got {scale!r}")
-    column = return_to_go_column(episodes, rewards)
-    return episodes.with_condition(name, column[:, None], **RETURN.describe(scale=float(scale), **info))
+
+
+def _outcomes(
+    labels: np.ndarray, episodes: Episodes, behaviours: np.ndarray, rewards: np.ndarray | None
+) -> dict[str, object]:
+    """The column description's prediction of what each request achieves (``outcome_table`` over
+    the data's percentiles of its labels) and the number of episodes it was made from."""
+    totals = return_to_go_column(episodes, rewards)[episodes.episode_starts]
+    grid = np.unique(np.percentile(np.asarray(labels, dtype=np.float64), np.arange(101), method="nearest"))
+    return {"outcomes": outcome_table(labels, totals, behaviours, grid), "episodes": int(episodes.num_episodes)}
 
 
 GOAL = "goal"

@@ -171,7 +171,8 @@ def plot_sweep(
     reference: dict[str, tuple[float, float, float]] | None = None,
     title: str = "Asked vs achieved return",
 ) -> None:
-    """Achieved return (mean, 95% CI) against asked return, one line per model; vertical
+    """Achieved return (mean, 95% CI) against asked return, one line per model (with, where the
+    points carry ``predicted`` [lo, mid, hi], the prediction as a dashed line in a band); vertical
     ``marks`` (e.g. the data's 95th percentile) and horizontal reference lines (mean, lo, hi)."""
     import matplotlib
 
@@ -183,7 +184,7 @@ def plot_sweep(
     lo_x, hi_x = min(all_asked), max(all_asked)
     ax.plot([lo_x, hi_x], [lo_x, hi_x], color="grey", ls=":", lw=1, label="achieved = asked")
     for (label, x), color in zip(
-        (marks or {}).items(), ("tab:green", "tab:red", "tab:brown", "tab:pink"), strict=False
+        (marks or {}).items(), ("tab:olive", "tab:red", "tab:brown", "tab:pink"), strict=False
     ):
         ax.axvline(x, color=color, ls="--", lw=1, label=label)
     for name, (mean, lo, hi) in (reference or {}).items():
@@ -193,7 +194,12 @@ def plot_sweep(
         asked = np.array([p["asked"] for p in pts])
         mean = np.array([p["mean"] for p in pts])
         err = np.array([[p["mean"] - p["ci95"][0], p["ci95"][1] - p["mean"]] for p in pts]).T
-        ax.errorbar(asked, mean, yerr=err, marker="o", capsize=3, label=name)
+        drawn = ax.errorbar(asked, mean, yerr=err, marker="o", capsize=3, label=name)
+        if all(p.get("predicted") for p in pts):  # what asking was predicted to get: mean and middle half
+            lo, mid, hi = np.array([p["predicted"] for p in pts]).T
+            color = drawn.lines[0].get_color()
+            ax.fill_between(asked, lo, hi, color=color, alpha=0.12, lw=0)
+            ax.plot(asked, mid, color=color, ls="--", lw=1, label=f"{name}: predicted (mean, middle half)")
     ax.set_xlabel("asked return")
     ax.set_ylabel("achieved return (mean, 95% CI)")
     ax.set_title(title)

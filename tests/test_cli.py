@@ -91,7 +91,9 @@ def test_collect_train_eval_ask_end_to_end(run, tiny_run):
     assert r.exit_code == 0 and "steering" not in json.loads(Path("runs/eval2/report.json").read_text())
     r = run("ask", tiny_run, "120", "--gif", "ask.gif")
     assert r.exit_code == 0, r.output
-    assert "asked 120 (argmax)" in r.stdout and Path("ask.gif").stat().st_size > 1000
+    # 120 is above every one of the random policy's returns: mapped down to the best it can honour, with a warning
+    assert "(argmax): return" in r.stdout and Path("ask.gif").stat().st_size > 1000
+    assert "justask: warning: asked return_to_go=120" in r.stderr
     from PIL import Image
 
     assert Image.open("ask.gif").n_frames > 5
@@ -200,3 +202,28 @@ def test_console_script_exits_non_zero_with_one_line(tmp_path):
     proc = subprocess.run([str(exe), "ask", "runs/missing"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "justask: error: run folder runs/missing does not exist"
+
+
+def test_asking_in_the_data_quantiles_and_above_what_the_model_can_honour(run):
+    r = run("collect", "--population", "demo", "--episodes", 14, "--out", "./data/two", "--num-envs", 7)
+    assert r.exit_code == 0, r.output
+    common = ("--model.kind", "mlp", "--train.steps", 10, "--train.batch-size", 8, "--train.no-progress")
+    r = run("train", "--dataset", "./data/two", "--run", "runs/er", "--condition", "expected_return", *common)
+    assert r.exit_code == 0 and "7 behaviours (by policy)" in r.output, r.output
+    r = run("ask", "runs/er", "--quantile", 0.5, "--gif", "q.gif")
+    assert r.exit_code == 0, r.output
+    assert "quantile 0.5 of the data's requests: expected_return=" in r.stdout and "predicted to get" in r.stdout
+    r = run("ask", "runs/er", "100000", "--gif", "high.gif")
+    assert r.exit_code == 0, r.output
+    warning = [line for line in r.stderr.splitlines() if line.startswith("justask: warning:")]
+    assert len(warning) == 1 and "above the" in warning[0] and "can honour" in warning[0], r.output
+    r = run("eval", "runs/er", "--request", "100000", "--episodes", 3, "--num-envs", 3, "--no-steering")
+    assert r.exit_code == 0, r.output
+    asked = json.loads(Path("runs/er/eval/report.json").read_text())["asked"]
+    assert asked["requested"] == 100000 and asked["mapped_to"] == pytest.approx(asked["asked"], abs=1e-3)
+    assert asked["asked"] < 100000
+    assert asked["data_share_at_or_above"] > 0 and len(asked["predicted"]) == 3
+    one_line_error(run("ask", "runs/er", "50", "--quantile", 0.5), "not both")
+    one_line_error(run("ask", "runs/er", "--quantile", 1.5), "quantile")
+    r = run("train", "--dataset", "./data/two", "--run", "runs/rtg", "--behaviours", "clusters", *common)
+    assert r.exit_code == 0 and "clustered" in r.output, r.output

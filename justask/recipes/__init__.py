@@ -35,6 +35,10 @@ RECIPES: dict[str, tuple[str, str]] = {
         "justask.recipes.lunarlander",
         "ask return-conditioned models (DT, RvS) for a high return on LunarLander, beside BC, filtered BC and CQL",
     ),
+    "asking": (
+        "justask.recipes.asking",
+        "calibrated, monotone asking: return-to-go vs expected-return conditioning, swept over the data's quantiles",
+    ),
     "drex": (
         "justask.recipes.drex",
         "D-REX: a reward learned from ranked noisy rollouts of unlabeled demonstrations, then a policy asked for it",

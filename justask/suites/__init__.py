@@ -12,6 +12,7 @@ from justask.suites import (  # noqa: F401  (each registers its envs)
     cartpole_worlds,
     darkroom,
     keydoor,
+    lunar_lander,
     lunar_lander_worlds,
     maze,
 )

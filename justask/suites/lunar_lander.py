@@ -18,6 +18,10 @@ from justask.policies import Policy, RandomPolicy, noisy
 
 DISCRETE_ENV = "LunarLander-v3"
 CONTINUOUS_ENV = "LunarLanderContinuous-v3"
+# LunarLander in strong, gusty wind: the same policy's episodes end anywhere from a crash to a
+# landing, so a high return is often luck (the task on which asking for an outcome is tested).
+WINDY_ENV = "justask/WindyLunarLander-v3"
+WIND = {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5}
 NOOP, LEFT_ENGINE, MAIN_ENGINE, RIGHT_ENGINE = 0, 1, 2, 3
 
 
@@ -125,3 +129,12 @@ def mediocre_demonstrator(continuous: bool = False, kind: str = "hard-lander") -
             LunarLanderExpert(continuous=continuous), 0.4, space, toward=toward, name="trigger-happy demonstrator"
         )
     raise JustAskError(f"unknown demonstrator '{kind}' (choose from {', '.join(DEMONSTRATORS)})")
+
+
+if WINDY_ENV not in gym.registry:
+    gym.register(
+        id=WINDY_ENV,
+        entry_point="gymnasium.envs.box2d.lunar_lander:LunarLander",
+        kwargs=dict(WIND),
+        max_episode_steps=1000,
+    )

@@ -1,0 +1,143 @@
+"""Asking in the data's terms, luck-robust relabeling, and "what will I get" before acting."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from justask.asking import ask
+from justask.behaviours import behaviour_groups, cluster_behaviours, group_means, outcome_table
+from justask.conditions import ConditionSpec
+from justask.configs import TrainConfig
+from justask.episodes import Episodes
+from justask.errors import JustAskError, JustAskWarning
+from justask.models import ModelConfig
+from justask.relabel import EXPECTED_RETURN, RETURN_TO_GO, expected_return, return_to_go
+from justask.training import train
+
+
+def one_step_episodes(returns, policies, actions=None):
+    """One-step episodes with the given returns, made by the named policies."""
+    actions = [0] * len(returns) if actions is None else actions
+    eps = [
+        {
+            "observations": np.zeros((2, 2), np.float32),
+            "actions": np.array([a]),
+            "rewards": np.array([r], np.float32),
+            "terminations": np.array([True]),
+            "truncations": np.array([False]),
+            "metadata": {"policy": p, "seed": i},
+        }
+        for i, (r, p, a) in enumerate(zip(returns, policies, actions, strict=True))
+    ]
+    return Episodes.from_episode_list(eps, gym.spaces.Box(-1, 1, (2,), np.float32), gym.spaces.Discrete(2))
+
+
+def safe_and_lucky(n=100, seed=0):
+    """Two policies: 'safe' always returns 3; 'gambler' returns 10 one time in five, else 0 (mean 2)."""
+    rng = np.random.default_rng(seed)
+    gamble = rng.random(n) < 0.2
+    gamble[:2] = [True, False]  # at least one win and one loss
+    returns = [3.0] * n + np.where(gamble, 10.0, 0.0).tolist()
+    return one_step_episodes(returns, ["safe"] * n + ["gambler"] * n, [0] * n + [1] * n)
+
+
+def test_the_data_quantile_of_a_request_and_the_episodes_that_reached_it():
+    ep = return_to_go(one_step_episodes([float(r) for r in range(1, 11)], ["p"] * 10), scale=1.0)
+    spec = ConditionSpec.from_episodes(ep, RETURN_TO_GO)
+    assert spec.quantile_request(0.5) == pytest.approx(5.5)
+    assert spec.quantile_request(1.0) == pytest.approx(10.0, abs=1e-6)
+    assert spec.quantile_request(0.0) == pytest.approx(1.0)
+    assert spec.share_at_or_above(5.5) == pytest.approx(0.5)
+    assert spec.share_at_or_above(0.0) == 1.0 and spec.share_at_or_above(11.0) == 0.0
+    for bad in (1.5, -0.1, "high", True):
+        with pytest.raises(JustAskError, match="quantile"):
+            spec.quantile_request(bad)
+
+
+def test_the_luck_robust_relabel_gives_the_behaviours_mean_not_the_lucky_outcome():
+    ep = safe_and_lucky()
+    groups = behaviour_groups(ep)
+    relabeled = expected_return(ep, groups, scale=1.0)
+    label = relabeled.conditions[EXPECTED_RETURN][:, 0]
+    returns = ep.returns()
+    gambler = np.array([m["policy"] == "gambler" for m in ep.metadata])
+    won = gambler & (returns == 10.0)
+    assert won.any()
+    np.testing.assert_allclose(label[won], returns[gambler].mean())  # a lucky win is labelled with the gambler's mean
+    np.testing.assert_allclose(label[~gambler], 3.0)
+    assert label[won].max() < 3.0  # so the safe behaviour ranks above the gambler's luck
+    spec = ConditionSpec.from_episodes(relabeled, EXPECTED_RETURN)
+    assert spec.update == "hold" and spec.keyword == EXPECTED_RETURN
+    assert spec.honourable == pytest.approx(3.0)  # the best is the behaviour predicted to get the most
+    lo, mid, hi = spec.predict(3.0)
+    assert mid == pytest.approx(3.0)
+
+
+def test_the_plain_return_to_go_predicts_that_asking_the_lucky_outcome_gets_the_gamblers_mean():
+    ep = safe_and_lucky()
+    relabeled = return_to_go(ep, scale=1.0, behaviours=behaviour_groups(ep))
+    spec = ConditionSpec.from_episodes(relabeled, RETURN_TO_GO)
+    gambler_mean = ep.returns()[100:].mean()
+    _, mid_at_best_episode, _ = spec.predict(10.0)
+    assert mid_at_best_episode == pytest.approx(gambler_mean)  # asking for 10 selects only the gambler
+    assert spec.predict(3.0)[1] == pytest.approx(3.0)
+    assert spec.honourable == pytest.approx(3.0)  # asking more than 3 is predicted to get less
+
+
+def test_outcome_table_mixes_the_behaviours_a_request_selects():
+    labels = np.array([0.0] * 30 + [1.0] * 30)
+    returns = np.array([0.0] * 30 + [1.0] * 30)
+    groups = np.array([0] * 30 + [1] * 30)
+    ((request, lo, mid, hi),) = outcome_table(labels, returns, groups, [1.0])
+    assert (request, lo, mid, hi) == (1.0, 1.0, 1.0, 1.0)
+    ((_, lo, mid, hi),) = outcome_table(labels, returns, np.zeros(60, dtype=int), [1.0])  # one behaviour: its mean
+    assert mid == pytest.approx(0.5) and (lo, hi) == (0.0, 1.0)
+    with pytest.raises(JustAskError, match="groups"):
+        outcome_table(labels, returns, groups[:-1], [1.0])
+    with pytest.raises(JustAskError, match="groups"):
+        group_means(returns, -groups)
+
+
+def test_behaviours_cluster_by_how_they_act_when_the_data_does_not_say():
+    ep = safe_and_lucky(n=60)
+    unnamed = [{k: v for k, v in m.items() if k != "policy"} for m in ep.metadata]
+    import dataclasses
+
+    ep = dataclasses.replace(ep, metadata=unnamed)
+    groups = cluster_behaviours(ep, clusters=2)
+    truth = np.array([0] * 60 + [1] * 60)
+    assert (groups == truth).all() or (groups == 1 - truth).all()
+    assert (behaviour_groups(ep, by="policy", clusters=2) == groups).all()  # no metadata: clusters
+    with pytest.raises(JustAskError, match="clusters"):
+        cluster_behaviours(ep, clusters=0)
+
+
+@pytest.fixture(scope="module")
+def expected_return_model(tmp_path_factory):
+    ep = safe_and_lucky(n=50)
+    ep = expected_return(ep, behaviour_groups(ep), scale=1.0)
+    fit = TrainConfig(steps=30, batch_size=32, threads=1, log_every=30, checkpoint_every=30)
+    return train(
+        ep, ModelConfig(kind="mlp", hidden_sizes=(16,)), fit, tmp_path_factory.mktemp("er"), condition=EXPECTED_RETURN
+    )
+
+
+def test_a_request_above_what_the_model_can_honour_warns_and_is_mapped(expected_return_model):
+    model = expected_return_model
+    limit = model.io.condition.honourable
+    assert limit == pytest.approx(3.0)
+    with pytest.warns(JustAskWarning, match="above the 3 this model can honour"):
+        agent = ask(model, expected_return=10.0)
+    assert agent.info["requested"] == pytest.approx(10.0) and agent.info["mapped_to"] == pytest.approx(3.0)
+    assert agent.info["condition"] == pytest.approx(3.0)
+    assert agent.info["predicted"][1] == pytest.approx(3.0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JustAskWarning)
+        best = ask(model)  # the default is the honourable best: no warning
+        low = ask(model, 2.0)
+    assert best.info["condition"] == pytest.approx(3.0) and "mapped_to" not in low.info
+    assert ask(model, quantile=0.0).info["condition"] == pytest.approx(model.io.condition.quantiles[0], abs=1e-4)
+    with pytest.raises(JustAskError, match="quantile or for a value"):
+        ask(model, 1.0, quantile=0.5)

@@ -441,8 +441,8 @@ def plot_task(path: Path, env_id: str, per_seed: dict[str, dict[str, Any]]) -> N
 
 
 PRESETS = {
-    # The benchmark: three seeds, 500 episodes per ask and per agent.
-    "benchmark": Config(seeds=(0, 1, 2), episodes_per_ask=500),
+    # The benchmark: three seeds, 500 episodes per ask and per agent, the DT beside the two RvS.
+    "benchmark": Config(seeds=(0, 1, 2), episodes_per_ask=500, models=("rvs", "rvs_expected", "dt")),
 }
 
 RECIPE = Recipe(

@@ -35,13 +35,20 @@ def results_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def sweep_table(points: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of a sweep: asked, (where present) the request it was mapped to and the
+    prediction made before acting, achieved, and the data episodes at or above the ask."""
     support = all("data_episodes_at_or_above" in p for p in points)
-    lines = [
-        "| asked return | achieved mean | 95% CI |" + (" data episodes at or above the ask |" if support else ""),
-        "|---:|---:|---|" + ("---:|" if support else ""),
-    ]
+    predicted = any(p.get("predicted") for p in points)
+    head = "| asked return |" + (" asked as | predicted [middle half] |" if predicted else "")
+    head += " achieved mean | 95% CI |" + (" data episodes at or above the ask |" if support else "")
+    lines = [head, "|---:|" + ("---:|---|" if predicted else "") + "---:|---|" + ("---:|" if support else "")]
     for p in points:
-        row = f"| {p['asked']:.0f} | {p['mean']:.1f} | [{p['ci95'][0]:.1f}, {p['ci95'][1]:.1f}] |"
+        row = f"| {p['asked']:.0f} |"
+        if predicted:
+            pred, mapped = p.get("predicted"), p.get("mapped_to")
+            row += f" {'—' if mapped is None else f'{mapped:.0f}'} |"
+            row += f" {'—' if not pred else f'{pred[1]:.0f} [{pred[0]:.0f}, {pred[2]:.0f}]'} |"
+        row += f" {p['mean']:.1f} | [{p['ci95'][0]:.1f}, {p['ci95'][1]:.1f}] |"
         lines.append(row + (f" {p['data_episodes_at_or_above']} |" if support else ""))
     return "\n".join(lines)
 
@@ -64,9 +71,20 @@ PACKAGES = (
 )
 
 
+_COMMIT_AT_START: list[str | None] = []  # the commit when this process first asked (before any later commit)
+
+
 def git_commit() -> str | None:
     """The commit of the checkout justask runs from, with ``-dirty`` when tracked files differ
-    from it (None outside a git checkout)."""
+    from it (None outside a git checkout), as it was when this process first asked: a long run
+    records the code it started with, not a commit made while it ran. ``justask.report`` asks
+    when it is imported."""
+    if not _COMMIT_AT_START:
+        _COMMIT_AT_START.append(_current_commit())
+    return _COMMIT_AT_START[0]
+
+
+def _current_commit() -> str | None:
     import subprocess
 
     here = Path(__file__).resolve().parent
@@ -311,3 +329,6 @@ def rollout_gif(
 
 def result_rows(results: Sequence[EvalResult]) -> list[dict[str, Any]]:
     return [r.to_json() for r in results]
+
+
+git_commit()  # now, at import: see git_commit

@@ -141,3 +141,37 @@ def test_a_request_above_what_the_model_can_honour_warns_and_is_mapped(expected_
     assert ask(model, quantile=0.0).info["condition"] == pytest.approx(model.io.condition.quantiles[0], abs=1e-4)
     with pytest.raises(JustAskError, match="quantile or for a value"):
         ask(model, 1.0, quantile=0.5)
+
+
+def test_the_asking_recipe_writes_the_calibrated_sweep(tmp_path):
+    from justask.recipes import recipe, run_recipe
+    from justask.recipes.asking import Config
+    from justask.suites.lunar_lander import WINDY_ENV
+
+    tiny = TrainConfig(steps=20, batch_size=32, progress=False)
+    cfg = Config(
+        out=str(tmp_path / "asking"),
+        tasks=(WINDY_ENV,),
+        episodes_per_policy=3,
+        mlp=ModelConfig(kind="mlp", hidden_sizes=(16,)),
+        mlp_train=tiny,
+        quantiles=(0.1, 0.5, 1.0),
+        episodes_per_ask=3,
+        num_envs=3,
+    )
+    report = run_recipe(recipe("asking"), cfg)
+    run = report["tasks"][WINDY_ENV]["0"]
+    for name in ("rvs", "rvs_expected"):
+        m = run["methods"][name]
+        assert [p["asked_quantile"] for p in m["sweep"]] == [0.1, 0.5, 1.0]
+        for p in m["sweep"]:
+            assert set(p) >= {"asked_return", "predicted", "mean", "ci95", "mapped_to"} and len(p["predicted"]) == 3
+        assert m["sweep"][-1]["mapped_to"] is not None or m["sweep"][-1]["asked_return"] <= m["honourable"] + 1e-3
+        assert set(m) >= {"spearman", "collapse", "no_collapse", "coverage", "best"}
+        assert 0 <= m["coverage"] <= 1 and m["best"]["episodes"] == 3
+    assert {r["method"] for r in report["summary"]} == {"rvs", "rvs_expected"}
+    assert (tmp_path / "asking" / "sweep_windylunarlander.png").stat().st_size > 1000
+    with pytest.raises(JustAskError, match="quantiles"):
+        Config(quantiles=(0.5, 0.1))
+    with pytest.raises(JustAskError, match="unknown model"):
+        Config(models=("nosuch",))

@@ -6,7 +6,7 @@ import pytest
 from justask.configs import TrainConfig
 from justask.models import ModelConfig
 from justask.recipes import recipe, run_recipe
-from justask.recipes.lunarlander import Config
+from justask.recipes.lunarlander import SWEPT, Config
 
 TINY = dict(
     episodes_per_policy=3,
@@ -38,29 +38,22 @@ def test_tiny_demo_writes_the_whole_report():
     assert all(r["episodes"] == 4 for r in evaluated)
     assert len([r for r in rows if r["name"].startswith("data: ")]) == 7
     names = {r["name"].split("/")[0] for r in evaluated}
-    assert names == {
-        "BC",
-        "filtered BC (top 10%)",
-        "d3rlpy DiscreteCQL",
-        "DT asked high",
-        "DT asked best",
-        "RvS asked best",
-    }
-    for model in ("dt", "rvs"):
+    assert names == {"BC", "filtered BC (top 10%)", "d3rlpy DiscreteCQL", *SWEPT.values()}
+    for model, label in SWEPT.items():
         points = seed["sweep"][model]["points"]
-        assert len(points) == 4 and all(set(p) >= {"asked", "mean", "ci95"} for p in points)
+        assert len(points) == 4 and all(set(p) >= {"asked", "mean", "ci95", "predicted"} for p in points)
         support = [p["data_episodes_at_or_above"] for p in points]
         assert support == sorted(support, reverse=True) and support[-1] == 0  # asked above the data's best
+        assert points[-1]["mapped_to"] is not None  # ... and mapped down to what the model can honour
+        assert all(len(p["predicted"]) == 3 for p in points)
         control = seed["steering"][model]
-        asked = next(
-            r for r in rows if r["name"] == f"{'DT' if model == 'dt' else 'RvS'} asked best/{control['action_rule']}"
-        )
+        asked = next(r for r in rows if r["name"] == f"{label}/{control['action_rule']}")
         assert control["asked"]["mean"] == pytest.approx(asked["mean"], abs=0.01)  # the same episodes, not rerun
         assert "gap_shuffled" in control and len(control["gap_shuffled"]["ci95"]) == 2
     assert 0 <= seed["dataset"]["bc_argmax_expert_disagreement"] <= 1
     for name in ("report.md", "sweep.png", "agents.png"):
         assert (out / name).exists(), name
-    for name in ("rollout.gif", "dataset", "dt", "rvs", "bc", "filtered_bc"):
+    for name in ("rollout.gif", "dataset", "dt", "rvs", "rvs_expected", "bc", "filtered_bc"):
         assert (out / "seed0" / name).exists(), name
     text = (out / "report.md").read_text()
     assert "| agent |" in text and "Does the request steer?" in text and "## Provenance" in text

@@ -1,9 +1,11 @@
 """Ask return-conditioned models for a high return on LunarLander.
 
-collect (a population of systematically different suboptimal landers) -> relabel (return-to-go)
--> train (DT and RvS MLP by maximum likelihood; BC, filtered BC, d3rlpy DiscreteCQL as peers on
-the same data) -> ask (the data's 95th-percentile return, its best episode, a sweep) -> evaluate
-(both action rules, the same episode seeds, bootstrap CIs; the steering control) -> report.
+collect (a population of systematically different suboptimal landers) -> relabel (return-to-go,
+and the luck-robust expected return: the mean return of the policy that made each episode) ->
+train (DT and RvS MLP by maximum likelihood; BC, filtered BC, d3rlpy DiscreteCQL as peers on the
+same data) -> ask (the best each model can honour, predicted before acting; a sweep of asked
+returns, each above what a model can honour mapped down to it) -> evaluate (both action rules,
+the same episode seeds, bootstrap CIs; the steering control) -> report.
 
 The defaults are the quick demo (one seed, about 10 minutes on 2 CPU cores); the benchmark is the
 same recipe at larger budgets over three seeds (``benchmarks/run.py lunarlander``).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +23,17 @@ import numpy as np
 import torch
 
 from justask.asking import ask
+from justask.behaviours import behaviour_groups
 from justask.collection import collect
 from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.episodes import Episodes
+from justask.errors import JustAskError, JustAskWarning
 from justask.evaluation import EVAL_SEED, EvalResult, check_spaces, evaluate, steering, steering_line
 from justask.minari_io import load_minari, save_minari
 from justask.models.config import ModelConfig
 from justask.models.policy import PolicyModel
 from justask.recipes import Recipe
-from justask.relabel import RETURN_TO_GO, return_to_go
+from justask.relabel import EXPECTED_RETURN, RETURN_TO_GO, expected_return, return_to_go
 from justask.report import plot_agents, plot_sweep, results_table, rollout_gif, sweep_table, write_report
 from justask.stats import overlaps, spearman
 from justask.suites.lunar_lander import LunarLanderExpert, demo_population
@@ -76,8 +81,8 @@ class Config:
     """Asked returns from the data's 10th percentile to its best episode (plus 2 above it)."""
     sweep_episodes: int = 60
     """Episodes per asked return."""
-    sweep_models: tuple[str, ...] = ("rvs", "dt")
-    """Which return-conditioned models to sweep."""
+    sweep_models: tuple[str, ...] = ("rvs", "rvs_expected", "dt")
+    """Which return-conditioned models to sweep (rvs, rvs_expected, dt)."""
     num_envs: int = 250
     """Envs stepped together during evaluation."""
     gif: bool = True
@@ -90,27 +95,18 @@ class Config:
         self.sweep_models = tuple(self.sweep_models)
         whole_numbers(self, 1, "episodes_per_policy", "eval_episodes", "sweep_episodes", "num_envs")
         if not 0 < self.top_fraction <= 1:
-            from justask.errors import JustAskError
-
             raise JustAskError(f"top_fraction must be in (0, 1], got {self.top_fraction}")
-        unknown = set(self.sweep_models) - {"rvs", "dt"}
+        unknown = set(self.sweep_models) - set(SWEPT)
         if unknown:
-            from justask.errors import JustAskError
-
-            raise JustAskError(f"sweep_models: unknown model '{sorted(unknown)[0]}' (rvs, dt)")
+            raise JustAskError(f"sweep_models: unknown model '{sorted(unknown)[0]}' ({', '.join(SWEPT)})")
 
 
 def _log(message: str) -> None:
     print(message, flush=True)
 
 
-LABELS = {
-    "bc": "BC",
-    "cql": "d3rlpy DiscreteCQL",
-    "dt_high": "DT asked high",
-    "dt_best": "DT asked best",
-    "rvs_best": "RvS asked best",
-}
+# the return-conditioned models: name -> the label of their "asked best" rows
+SWEPT = {"rvs": "RvS asked best", "rvs_expected": "RvS (expected return) asked best", "dt": "DT asked best"}
 
 
 def run(cfg: Config, out: Path) -> dict[str, Any]:
@@ -154,13 +150,19 @@ def run_seed(cfg: Config, seed: int, folder: Path) -> dict[str, Any]:
     timings["collect_s"] = time.perf_counter() - t0
 
     # ---- relabel and train -------------------------------------------------------------------
-    episodes = return_to_go(episodes, scale=cfg.return_scale)
+    # Which policy made each episode (the data says): what a return request will get is the
+    # mix of the policies whose episodes it selects; the expected return labels each episode
+    # with its policy's mean, so that luck labels nothing (justask.behaviours).
+    groups = behaviour_groups(episodes)
+    episodes = return_to_go(episodes, scale=cfg.return_scale, behaviours=groups)
+    episodes = expected_return(episodes, groups, scale=cfg.return_scale)
     returns = episodes.returns()
     top = np.argsort(returns, kind="stable")[-max(1, int(round(cfg.top_fraction * len(returns)))) :]
     filtered = episodes.select(np.sort(top))
     fits = {
         "dt": (episodes, cfg.dt, cfg.dt_train, RETURN_TO_GO),
         "rvs": (episodes, cfg.mlp, cfg.mlp_train, RETURN_TO_GO),
+        "rvs_expected": (episodes, cfg.mlp, cfg.mlp_train, EXPECTED_RETURN),
         "bc": (episodes, cfg.mlp, cfg.mlp_train, None),
         "filtered_bc": (filtered, cfg.mlp, cfg.mlp_train, None),
     }
@@ -188,6 +190,7 @@ def run_seed(cfg: Config, seed: int, folder: Path) -> dict[str, Any]:
     spec = trained["rvs"].io.condition
     best_return = spec.best[0]
     high_return = float(returns.max())
+    expected_best = trained["rvs_expected"].io.condition.best[0]
     results: list[EvalResult] = data_rows(episodes)
     filtered_label = f"filtered BC (top {cfg.top_fraction:.0%})"
 
@@ -211,16 +214,15 @@ def run_seed(cfg: Config, seed: int, folder: Path) -> dict[str, Any]:
 
             policy = QPolicy(cql, int(episodes.action_space.n), rule, name="d3rlpy DiscreteCQL")
             run_agent(policy, f"d3rlpy DiscreteCQL/{rule}")
-        run_agent(ask(trained["dt"], high_return, action_rule=rule), f"DT asked high/{rule}")
-        mine["dt"] = run_agent(ask(trained["dt"], action_rule=rule), f"DT asked best/{rule}")
-        mine["rvs"] = run_agent(ask(trained["rvs"], action_rule=rule), f"RvS asked best/{rule}")
+        for name, label in SWEPT.items():
+            mine[name] = run_agent(ask(trained[name], action_rule=rule), f"{label}/{rule}")
     timings["evaluate_s"] = time.perf_counter() - t0
     rows = [r.to_json() for r in results]
 
     # ---- does the request steer? each episode asked a return drawn like the data's ----------
     t0 = time.perf_counter()
     control = {}
-    for name, label in (("rvs", "RvS asked best"), ("dt", "DT asked best")):
+    for name, label in SWEPT.items():
         rule = better_rule(rows, label)
         control[name] = steering(
             cfg.env_id,
@@ -240,21 +242,20 @@ def run_seed(cfg: Config, seed: int, folder: Path) -> dict[str, Any]:
     asked_values = [*np.linspace(low, high_return, cfg.sweep_points).tolist(), high_return + 50.0, high_return + 100.0]
     sweeps: dict[str, dict[str, Any]] = {}
     for model_name in cfg.sweep_models:
-        rule = better_rule(rows, "DT asked best" if model_name == "dt" else "RvS asked best")
+        rule = better_rule(rows, SWEPT[model_name])
         points = []
         _log(f"sweep {model_name}/{rule}: asked return -> achieved ({cfg.sweep_episodes} episodes each)")
         for asked in asked_values:
-            r = evaluate(
-                cfg.env_id,
-                ask(trained[model_name], asked, action_rule=rule),
-                episodes=cfg.sweep_episodes,
-                num_envs=cfg.num_envs,
-                progress=False,
-            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", JustAskWarning)  # the mapping is recorded in the point
+                agent = ask(trained[model_name], asked, action_rule=rule)
+            r = evaluate(cfg.env_id, agent, episodes=cfg.sweep_episodes, num_envs=cfg.num_envs, progress=False)
             lo, hi = r.ci95
             points.append(
                 {
                     "asked": round(asked, 2),
+                    "mapped_to": agent.info.get("mapped_to"),
+                    "predicted": agent.info.get("predicted"),
                     "mean": round(r.mean, 2),
                     "ci95": [round(lo, 2), round(hi, 2)],
                     "data_episodes_at_or_above": int((returns >= asked - 1e-6).sum()),
@@ -293,7 +294,10 @@ def run_seed(cfg: Config, seed: int, folder: Path) -> dict[str, Any]:
         },
         "asked": {
             "best": round(best_return, 2),
-            "best_rule": f"the {spec.best_percentile:g}th percentile of the data's episode returns",
+            "best_rule": "the highest return predicted to get the most (from the data's policies that each request selects)",
+            "best_predicted": [round(v, 1) for v in spec.predict() or ()],
+            "best_expected": round(expected_best, 2),
+            "best_expected_predicted": [round(v, 1) for v in trained["rvs_expected"].io.condition.predict() or ()],
             "high": round(high_return, 2),
         },
         "agents": rows,
@@ -380,7 +384,7 @@ def findings(
     out = []
     bc = best_of(rows, "BC")
     fbc = best_of(rows, filtered_label)
-    for label in ("DT asked high", "DT asked best", "RvS asked best"):
+    for label in SWEPT.values():
         r = best_of(rows, label)
         if r is None or bc is None:
             continue
@@ -414,7 +418,12 @@ def findings(
         out.append(
             f"sweep {name}: Spearman(asked, achieved) = {sweep['spearman_in_data_range']:.2f} over {n_in} asked values in the data's range; "
             f"asking above the data's best ({high_return:.0f}): "
-            + ", ".join(f"asked {p['asked']:.0f} -> {p['mean']:.1f}" for p in above)
+            + ", ".join(
+                f"asked {p['asked']:.0f}"
+                + (f" (asked as {p['mapped_to']:.0f})" if p.get("mapped_to") is not None else "")
+                + f" -> {p['mean']:.1f}"
+                for p in above
+            )
             + f" vs asked {at_max['asked']:.0f} -> {at_max['mean']:.1f}"
             + (
                 " (overlapping CIs: a plateau)"
@@ -425,7 +434,7 @@ def findings(
     return out
 
 
-AGENTS = ("BC", "filtered BC", "d3rlpy DiscreteCQL", "DT asked high", "DT asked best", "RvS asked best")
+AGENTS = ("BC", "filtered BC", "d3rlpy DiscreteCQL", *SWEPT.values())
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -440,11 +449,19 @@ def markdown(report: dict[str, Any]) -> str:
         f"suboptimal landers. BC-argmax disagrees with the noiseless expert on "
         + ", ".join(f"**{per_seed[s]['dataset']['bc_argmax_expert_disagreement']:.1%}**" for s in seeds)
         + " of the data's states.",
-        f"Asked: *best* = {first['asked']['best_rule']} ("
-        + ", ".join(f"{per_seed[s]['asked']['best']:.0f}" for s in seeds)
-        + "); *high* = the data's best episode ("
+        f"Asked: *best* = {first['asked']['best_rule']}: return-to-go "
+        + ", ".join(
+            f"{per_seed[s]['asked']['best']:.0f} (predicted {per_seed[s]['asked']['best_predicted'][1]:.0f})"
+            for s in seeds
+        )
+        + "; expected return "
+        + ", ".join(
+            f"{per_seed[s]['asked']['best_expected']:.0f} (predicted {per_seed[s]['asked']['best_expected_predicted'][1]:.0f})"
+            for s in seeds
+        )
+        + ". The data's best episode: "
         + ", ".join(f"{per_seed[s]['asked']['high']:.0f}" for s in seeds)
-        + ").",
+        + "; a request above the best is mapped down to it.",
         "",
         "## Each agent at its better action rule (mean return, bootstrap 95% CI)",
         "",
@@ -475,7 +492,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} ({first['agents'][0]['episodes']} episodes) | " + " | ".join(cells) + " |")
     lines += ["", "## Does the request steer?", ""]
     lines += [
-        "Each model asked the data's 95th-percentile return, against the same episodes with each asked a return drawn "
+        "Each model asked its best, against the same episodes with each asked a return drawn "
         "like the data's own (the steering control); gap = asked minus control, paired bootstrap 95% CI.",
         "",
     ]

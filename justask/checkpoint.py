@@ -10,6 +10,7 @@ files, not models: each kind of model has its own loader (``justask.models.load_
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -33,10 +34,33 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def check_writable(path: str | Path, what: str) -> None:
+    """Raise ``JustAskError`` now, before any work, when ``path`` (a file or folder to be made)
+    cannot be written: a file is in the way, or the nearest existing folder is not writable."""
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe == path and path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise JustAskError(f"cannot write {what} to {path}: the folder is not writable")
+        return
+    if probe != path and not probe.is_dir():
+        raise JustAskError(f"cannot write {what} to {path}: {probe} is a file, not a folder")
+    folder = probe if probe != path else path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise JustAskError(f"cannot write {what} to {path}: {folder} is not writable")
+
+
 def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then move the file to ``path`` in one rename."""
+    """Call ``write(tmp_path)`` then move the file to ``path`` in one rename. Temp files of
+    ``path`` left by a writer that was killed (nothing else writes this path) are removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for orphan in path.parent.glob(f".{glob.escape(path.name)}.????????"):  # mkstemp's 8 random characters
+        orphan.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; these are ordinary results
@@ -139,11 +163,16 @@ def load_state_checked(model: torch.nn.Module, tensors: dict[str, torch.Tensor],
     if unexpected:
         raise JustAskError(f"{what} does not match the model config: unexpected tensor '{unexpected[0]}'")
     for name, value in expected.items():
-        if tuple(tensors[name].shape) != tuple(value.shape):
+        got = tensors[name]
+        if tuple(got.shape) != tuple(value.shape):
             raise JustAskError(
                 f"{what} does not match the model config: tensor '{name}' has shape "
-                f"{tuple(tensors[name].shape)}, the model expects {tuple(value.shape)}"
+                f"{tuple(got.shape)}, the model expects {tuple(value.shape)}"
             )
+        if got.dtype != value.dtype and not (got.is_floating_point() and value.is_floating_point()):
+            raise JustAskError(f"{what}: tensor '{name}' holds {got.dtype}, the model expects {value.dtype}")
+        if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+            raise JustAskError(f"{what}: tensor '{name}' holds NaN or infinite values (a diverged or damaged run)")
     model.load_state_dict(tensors)
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from justask.checkpoint import removed_on_error
+from justask.checkpoint import check_writable, removed_on_error
 from justask.cli_parse import help_text, parse
 from justask.configs import TrainConfig
 from justask.errors import JustAskError
@@ -80,6 +80,8 @@ def collect_command(cfg: Collect) -> None:
     _, action_space = env_spaces(cfg.env)
     members, env_kwargs = population(cfg.population, cfg.env, action_space, cfg.episodes, cfg.action_noise, cfg.seed)
     target = cfg.out if (is_path(cfg.out) or "-v" in cfg.out.rsplit("/", 1)[-1]) else "./" + cfg.out
+    if is_path(target):
+        check_writable(target, "the dataset")
     on_ray = cfg.ray or bool(cfg.ray_address)
     episodes = collect(
         cfg.env,
@@ -155,6 +157,7 @@ def train_command(cfg: Train, given: set[str]) -> None:
     if not is_path(source) and Path(source).is_dir():
         source = "./" + source  # a relative folder, not a Minari id
     run_dir = Path(cfg.run)
+    check_writable(run_dir, "the run")
     episodes = load_minari(source)
     condition = None if cfg.condition in ("", "none") else cfg.condition
     if condition == EXPECTED_RETURN and cfg.behaviours == "none":
@@ -162,10 +165,11 @@ def train_command(cfg: Train, given: set[str]) -> None:
     groups = None
     if condition in (RETURN_TO_GO, EXPECTED_RETURN) and cfg.behaviours != "none":
         by = None if cfg.behaviours == "clusters" else cfg.behaviours
+        named = by is not None and all(by in m for m in episodes.metadata)
+        if by is not None and not named and by != Train.behaviours:
+            raise JustAskError(f"--behaviours {by}: not every episode's metadata has '{by}' (or say clusters, none)")
         groups = behaviour_groups(episodes, by=by, seed=train_cfg.seed)
-        say(
-            f"{int(groups.max()) + 1} behaviours ({'by ' + by if by and all(by in m for m in episodes.metadata) else 'clustered'})"
-        )
+        say(f"{int(groups.max()) + 1} behaviours ({'by ' + str(by) if named else 'clustered'})")
     if condition == RETURN_TO_GO:
         episodes = return_to_go(episodes, scale=cfg.return_scale, behaviours=groups)
     elif condition == EXPECTED_RETURN:
@@ -283,6 +287,7 @@ def ask_command(cfg: Ask) -> None:
         say(f"the env cannot pose {display(asked)}, so nothing checks it: watch the GIF")
     label = "".join(c if c.isalnum() or c in "-._" else "_" for c in display(asked if spec else "bc"))[:40]
     path = Path(cfg.gif) if cfg.gif else Path(cfg.run) / f"ask-{label}-{cfg.action_rule}.gif"
+    check_writable(path, "the GIF")
     caption = f"{model.config.kind} asked {display(asked)}" if spec else f"{model.config.kind} (no request)"
     info = rollout_gif(path, env_id, agent, seed=cfg.seed, caption=caption, reset_options=options)
     outcome = f"return {info['return']:.1f} in {info['length']} steps"
@@ -353,6 +358,7 @@ def eval_command(cfg: Eval) -> None:
         if value is None:
             raise JustAskError(f"this model has no default request: say what to ask for ({spec.keyword})")
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / "eval"
+    check_writable(out, "the report")
     if (out / "report.json").exists() and not cfg.overwrite:
         raise JustAskError(f"{out} already holds a report (pass --overwrite or another --out)")
     out = fresh_run_folder(out, overwrite=True) if cfg.overwrite or not out.exists() else out
@@ -546,6 +552,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run(cfg)
     except JustAskError as exc:
         print(f"justask: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path that cannot be read or written (under a file, read-only, disk full)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"justask: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(
+            f"justask: error: out of memory during '{name}': ask for less (episodes, batch size, envs)", file=sys.stderr
+        )
         return 2
     return 0
 

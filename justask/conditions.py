@@ -85,7 +85,10 @@ KINDS = {k.name: k for k in (RETURN, EXPECTED_RETURN, GOAL, WORLD, TEXT)}
 def _outcome_rows(rows: Any, name: str) -> list[list[float]] | None:
     if rows is None:
         return None
-    arr = np.asarray(rows, dtype=np.float64)
+    try:
+        arr = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros((0, 0))
     if arr.ndim != 2 or arr.shape[1] != 4 or len(arr) == 0 or not np.isfinite(arr).all():
         raise JustAskError(f"condition '{name}': outcomes must be rows of [request, lo, mid, hi] numbers")
     if (np.diff(arr[:, 0]) <= 0).any():
@@ -93,9 +96,16 @@ def _outcome_rows(rows: Any, name: str) -> list[list[float]] | None:
     return arr.tolist()
 
 
-def _floats(values: Any, dim: int, what: str) -> list[float]:
-    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    if arr.size == 1 and dim > 1:
+def _floats(values: Any, dim: int, what: str, broadcast: bool = True) -> list[float]:
+    """``dim`` finite floats from ``values`` (one number is repeated ``dim`` times when
+    ``broadcast``), or a ``JustAskError`` naming ``what``."""
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise JustAskError(f"{what} must be {dim} finite number(s), got {values!r}") from None
+    if isinstance(values, (str, bytes)) or (values is not None and np.asarray(values).dtype == bool):
+        raise JustAskError(f"{what} must be {dim} finite number(s), got {values!r}")
+    if broadcast and arr.size == 1 and dim > 1:
         arr = np.full(dim, float(arr[0]))
     if arr.shape != (dim,) or not np.isfinite(arr).all():
         raise JustAskError(f"{what} must be {dim} finite number(s), got {values!r}")
@@ -125,8 +135,45 @@ class ConditionSpec:
     info: dict[str, Any] = dataclasses.field(default_factory=dict)  # the rest of the column's description
 
     def __post_init__(self) -> None:
+        for field in ("name", "kind", "keyword"):
+            if not isinstance(getattr(self, field), str) or not getattr(self, field):
+                raise JustAskError(f"a condition's {field} must be a non-empty string, got {getattr(self, field)!r}")
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1:
+            raise JustAskError(f"condition '{self.name}': dim must be a whole number >= 1, got {self.dim!r}")
+        self.offset = _floats(self.offset, self.dim, f"condition '{self.name}': offset", broadcast=False)
+        self.scale = _floats(self.scale, self.dim, f"condition '{self.name}': scale", broadcast=False)
         if self.update not in UPDATES:
             raise JustAskError(f"condition '{self.name}': unknown update '{self.update}' ({', '.join(UPDATES)})")
+        if self.best is not None:
+            self.best = _floats(self.best, self.dim, f"condition '{self.name}': best", broadcast=False)
+        if self.defaults is not None:
+            self.defaults = _floats(self.defaults, self.dim, f"condition '{self.name}': defaults", broadcast=False)
+        if self.best_percentile is not None and (
+            isinstance(self.best_percentile, bool)
+            or not isinstance(self.best_percentile, (int, float))
+            or not 0 <= self.best_percentile <= 100
+        ):
+            raise JustAskError(
+                f"condition '{self.name}': best_percentile must be in [0, 100], got {self.best_percentile!r}"
+            )
+        if self.quantiles is not None:
+            q = _floats(self.quantiles, 101, f"condition '{self.name}': quantiles", broadcast=False)
+            if self.dim != 1 or any(b < a for a, b in zip(q, q[1:], strict=False)):
+                raise JustAskError(
+                    f"condition '{self.name}': quantiles must be 101 rising numbers of a 1-number condition"
+                )
+            self.quantiles = q
+        self.outcomes = _outcome_rows(self.outcomes, self.name)
+        if self.outcomes is not None and self.dim != 1:
+            raise JustAskError(f"condition '{self.name}': outcomes are for a 1-number condition")
+        if self.encoder is not None and not isinstance(self.encoder, str):
+            raise JustAskError(f"condition '{self.name}': encoder must be a string, got {self.encoder!r}")
+        if self.fields is not None and (
+            not isinstance(self.fields, list) or not all(isinstance(f, str) for f in self.fields)
+        ):
+            raise JustAskError(f"condition '{self.name}': fields must be a list of names, got {self.fields!r}")
+        if not isinstance(self.info, dict):
+            raise JustAskError(f"condition '{self.name}': info must be a JSON object, got {type(self.info).__name__}")
         if self.update == "minus_reward" and self.dim != 1:
             raise JustAskError(f"condition '{self.name}': a request decremented by rewards must be one number")
         if len(self.offset) != self.dim or len(self.scale) != self.dim:

@@ -35,6 +35,9 @@ def seed_tuple(seeds: Any) -> tuple[int, ...]:
     return values
 
 
+MAX_BATCH = 1 << 20  # rows per step
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """How to fit a model (any learner: a policy, a task posterior, a reward ranker)."""
@@ -81,6 +84,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         whole_numbers(self, 1, "steps", "batch_size", "log_every", "checkpoint_every")
         whole_numbers(self, 0, "warmup_steps", "seed", "threads")
+        if self.batch_size > MAX_BATCH:  # a batch is built in memory at once: far beyond this, the machine dies
+            raise JustAskError(f"batch_size must be a whole number in [1, {MAX_BATCH}], got {self.batch_size}")
         whole_numbers(self, -1, "micro_batch")
         positive = {
             "learning_rate": self.learning_rate,

@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 from justask.envs import EnvSlots
+from justask.errors import JustAskError
 from justask.policies import Policy, policy_info
 
 
@@ -104,10 +105,26 @@ def _batched_actions(
     for member in np.unique(members):
         rows = members == member
         chosen = np.asarray(policies[member].act(obs[rows], slots[rows]))
+        name = policies[member].name
         if len(chosen) != int(rows.sum()):
-            raise RuntimeError(
-                f"policy {policies[member].name} returned {len(chosen)} actions for {int(rows.sum())} envs"
-            )
+            raise JustAskError(f"policy {name} returned {len(chosen)} actions for {int(rows.sum())} envs")
+        if isinstance(space, gym.spaces.Discrete):
+            if not np.issubdtype(chosen.dtype, np.integer):  # 1.7 would be truncated to 1 without a word
+                raise JustAskError(
+                    f"policy {name} returned {chosen.dtype} actions; the Discrete action space takes integers"
+                )
+            outside = chosen[(chosen < space.start) | (chosen >= space.start + space.n)]
+            if outside.size:
+                raise JustAskError(f"policy {name} returned action {int(outside[0])}, outside the env's {space}")
+        else:
+            if chosen.size == int(rows.sum()) * int(np.prod(space.shape)):
+                chosen = chosen.reshape((len(chosen), *space.shape))
+            if chosen.shape[1:] != space.shape:
+                raise JustAskError(
+                    f"policy {name} returned actions of shape {chosen.shape[1:]}; the env takes {space.shape}"
+                )
+            if not np.isfinite(chosen).all():
+                raise JustAskError(f"policy {name} returned actions that are not finite (NaN or inf)")
         actions[rows] = chosen
     return actions
 

@@ -85,9 +85,10 @@ def run_recipe(chosen: Recipe, cfg: Any) -> dict[str, Any]:
     reads it back). Returns the report."""
     import json
 
-    from justask.checkpoint import CONFIG_FILE, fresh_run_folder, removed_on_error, write_json
+    from justask.checkpoint import CONFIG_FILE, check_writable, fresh_run_folder, removed_on_error, write_json
 
     out = Path(cfg.out)
+    check_writable(out, f"the {chosen.name} run")
     previous = False
     try:
         saved = json.loads((out / CONFIG_FILE).read_text())

@@ -109,18 +109,46 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+CHECKSUM_KEY = "justask_sha256"  # in a safetensors file's metadata: the digest of its tensors
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().cpu()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write ``tensors`` atomically, with their digest in the file's metadata (checked on load:
+    safetensors itself keeps no checksum, so a flipped bit would load as a different model)."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    metadata = {**(metadata or {}), CHECKSUM_KEY: tensors_digest(tensors)}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def load_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, verified against the digest justask recorded in it."""
+    from safetensors import safe_open
+
     if not path.is_file():
         raise JustAskError(f"{what}: {path} not found")
     try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            recorded = (f.metadata() or {}).get(CHECKSUM_KEY)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise JustAskError(f"{what}: {path} is corrupt or not a safetensors file ({exc})") from exc
+    if recorded is not None and recorded != tensors_digest(tensors):
+        raise JustAskError(
+            f"{what}: {path} does not match the checksum justask recorded when it wrote it (changed or damaged since)"
+        )
+    return tensors
 
 
 def fresh_run_folder(out: str | Path, overwrite: bool) -> Path:

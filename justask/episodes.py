@@ -213,6 +213,28 @@ class Episodes:
             env_id=env_id,
         )
 
+    def checksums(self) -> dict[str, str]:
+        """A SHA-256 of every column (its dtype, shape and bytes), per name: what a writer records
+        so that a reader can tell a changed or damaged file from the data it wrote."""
+        import hashlib
+
+        columns = {
+            "observations": self.observations,
+            "actions": self.actions,
+            "rewards": self.rewards,
+            "terminations": self.terminations,
+            "truncations": self.truncations,
+            "lengths": self.lengths,
+            **{f"condition:{name}": col for name, col in self.conditions.items()},
+        }
+        out = {}
+        for name, col in columns.items():
+            arr = np.ascontiguousarray(col)
+            digest = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
+            digest.update(arr.tobytes() if arr.dtype.kind not in "OU" else "\0".join(map(str, arr.ravel())).encode())
+            out[name] = digest.hexdigest()
+        return out
+
     # ---- checking ----------------------------------------------------------------------------
     def validate(self, source: str = "dataset") -> Episodes:
         """Check shapes, dtypes, finiteness and episode structure; raise ``JustAskError`` naming

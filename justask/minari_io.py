@@ -29,6 +29,7 @@ import numpy as np
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 
+_CHECKSUMS_KEY = "justask_checksums"  # column name -> SHA-256, recorded by save_minari
 _CONDITIONS_KEY = "justask_conditions"
 _METADATA_ATTR = "justask"
 
@@ -128,6 +129,9 @@ def save_minari(
             )
             if episodes.condition_info:
                 ds.storage.update_metadata({"justask_condition_info": episodes.condition_info})
+            # what a reader will load, column by column: verified on every load (load_minari)
+            sums = load_minari(tmp_root / dataset_id).checksums()
+            ds.storage.update_metadata({_CHECKSUMS_KEY: sums})
         built = tmp_root / dataset_id
         if final.exists():
             shutil.rmtree(final)
@@ -247,7 +251,19 @@ def load_minari(source: str | os.PathLike) -> Episodes:
         if len(parts) != len(episodes):
             raise JustAskError(f"dataset {source}: condition '{name}' is missing in some episodes")
         result = result.with_condition(name, np.concatenate(parts), **info.get(name, {}))
-    return result.validate(f"dataset {source}")
+    result.validate(f"dataset {source}")
+    recorded = storage.metadata.get(_CHECKSUMS_KEY)
+    if recorded is not None:
+        if not isinstance(recorded, dict):
+            raise JustAskError(f"dataset {source}: its recorded checksums are damaged")
+        now = result.checksums()
+        for name in sorted(set(recorded) | set(now)):
+            if recorded.get(name) != now.get(name):
+                raise JustAskError(
+                    f"dataset {source}: column '{name}' does not match the checksum justask recorded when it wrote "
+                    "the dataset (the file was changed or damaged since)"
+                )
+    return result
 
 
 def _decode_metadata(meta: dict[str, Any]) -> dict[str, Any]:

@@ -201,3 +201,13 @@ def test_a_killed_writer_leaves_no_temp_file_behind(tmp_path):
     assert not orphan.exists() and other.exists()
     assert json.loads((tmp_path / "report.json").read_text()) == {"a": 1}
     assert (tmp_path / "report.json").stat().st_mode & 0o044  # readable by others, as ordinary results are
+
+
+def test_weights_changed_after_justask_wrote_them_are_refused(made, capsys):
+    run = Path("runs/flipped")
+    shutil.copytree(made["run"], run)
+    path = run / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01  # one bit of the last tensor: still a valid safetensors file
+    path.write_bytes(bytes(data))
+    one_line(capsys, ["ask", run, "--gif", "x.gif"], "does not match the checksum")

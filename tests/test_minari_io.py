@@ -101,3 +101,15 @@ def test_missing_field_is_reported_with_its_episode():
         del f["episode_1/rewards"]
     with pytest.raises(JustAskError, match="rewards"):
         load_minari("./data/hand")
+
+
+def test_a_changed_column_is_caught_by_the_checksum_justask_recorded(tmp_path):
+    import h5py
+
+    path = save_minari(hand_made_episodes((3, 2)), tmp_path / "ds")
+    assert load_minari(path).num_episodes == 2  # untouched: loads
+    with h5py.File(path / "data" / "main_data.hdf5", "r+") as f:
+        rewards = f["episode_1"]["rewards"]
+        rewards[0] = rewards[0] + 1.0  # one value changed, still a valid dataset
+    with pytest.raises(JustAskError, match="column 'rewards' does not match the checksum"):
+        load_minari(path)

@@ -54,9 +54,12 @@ class ModelConfig:
             raise JustAskError(f"unknown model kind '{self.kind}' (choose from {', '.join(MODEL_KINDS)})")
         whole_numbers(self, 1, "context_len", "d_model", "n_head", "condition_embed")
         whole_numbers(self, 0, "n_layer", "max_timestep")
-        if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
+        for name in ("condition_token", "action_tokens", "timestep_embedding"):
+            if not isinstance(getattr(self, name), bool):
+                raise JustAskError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if isinstance(self.dropout, bool) or not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
             raise JustAskError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not self.hidden_sizes or any(not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
+        if not self.hidden_sizes or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
             raise JustAskError(f"hidden_sizes must be positive whole numbers, got {list(self.hidden_sizes)}")
         if self.d_model % self.n_head:
             raise JustAskError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
@@ -105,6 +108,10 @@ class PolicyIO:
     def __post_init__(self) -> None:
         if isinstance(self.condition, dict):
             self.condition = ConditionSpec.from_json(self.condition)
+        if self.condition is not None and not isinstance(self.condition, ConditionSpec):
+            raise JustAskError(f"condition must be a condition description or null, got {self.condition!r}")
+        if self.target is not None and (not isinstance(self.target, str) or not self.target):
+            raise JustAskError(f"target must be a column name or null, got {self.target!r}")
         if self.action_kind not in ("discrete", "continuous"):
             raise JustAskError(f"action_kind must be 'discrete' or 'continuous', got {self.action_kind!r}")
         for name in ("obs_dim", "action_dim", "max_timestep"):

@@ -48,7 +48,9 @@ def episodes_columns(draw):
     obs_dim = draw(st.sampled_from([2, 2, 3]))
     obs = np.full((max(obs_rows, 0), obs_dim), draw(numbers), dtype=draw(st.sampled_from([np.float32, np.int8])))
     act_rows = steps + draw(st.sampled_from([0, 0, 0, 1]))
-    actions = np.full(act_rows, draw(st.sampled_from([0, 1, 3, -1])), dtype=draw(st.sampled_from([np.int64, np.float32])))
+    actions = np.full(
+        act_rows, draw(st.sampled_from([0, 1, 3, -1])), dtype=draw(st.sampled_from([np.int64, np.float32]))
+    )
     rewards = np.full(steps + draw(st.sampled_from([0, 0, 1])), draw(numbers), dtype=np.float32)
     term = np.zeros(steps, dtype=draw(st.sampled_from([bool, bool, np.float32])))
     trunc = np.zeros(steps + draw(st.sampled_from([0, 0, -1])) if steps else 0, dtype=bool)
@@ -199,7 +201,7 @@ def test_a_damaged_run_folder_loads_a_working_model_or_is_refused(trained_run, e
             except JustAskError:
                 return
             actions = agent.act(np.zeros((2, model.io.obs_dim), np.float32), np.arange(2))
-            assert len(actions) == 2 and ((0 <= actions) & (actions < model.io.action_dim)).all()
+            assert len(actions) == 2 and ((actions >= 0) & (actions < model.io.action_dim)).all()
 
     check()
 
@@ -238,7 +240,12 @@ def test_a_damaged_training_state_resumes_or_is_refused(trained_run, examples):
                 save_file(tensors, str(state))
             try:
                 model = train(
-                    episodes, ModelConfig(kind="mlp", hidden_sizes=(8,)), longer, target, condition=RETURN_TO_GO, resume=True
+                    episodes,
+                    ModelConfig(kind="mlp", hidden_sizes=(8,)),
+                    longer,
+                    target,
+                    condition=RETURN_TO_GO,
+                    resume=True,
                 )
             except JustAskError:
                 return

@@ -59,7 +59,9 @@ class ModelConfig:
                 raise JustAskError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if isinstance(self.dropout, bool) or not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
             raise JustAskError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not self.hidden_sizes or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
+        if not self.hidden_sizes or any(
+            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes
+        ):
             raise JustAskError(f"hidden_sizes must be positive whole numbers, got {list(self.hidden_sizes)}")
         if self.d_model % self.n_head:
             raise JustAskError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")

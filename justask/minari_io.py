@@ -201,7 +201,10 @@ def load_minari(source: str | os.PathLike) -> Episodes:
         )
     env_id = ds.env_spec.id if ds.env_spec is not None else None
     storage = ds.storage
-    indices = list(range(storage.total_episodes))
+    total = storage.total_episodes
+    if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 0:
+        raise JustAskError(f"dataset {source}: total_episodes in its metadata is {total!r}, not a count")
+    indices = list(range(int(total)))
     if not indices:
         raise JustAskError(f"dataset {source}: holds no episodes")
     try:
@@ -231,6 +234,11 @@ def load_minari(source: str | os.PathLike) -> Episodes:
                 raise JustAskError(
                     f"dataset {source}: episode {i}: field '{field}' has {len(raw[field])} rows, expected {n}"
                 )
+        if obs.dtype.kind == "f" and np.dtype(obs_space.dtype).kind in "iub":
+            raise JustAskError(
+                f"dataset {source}: episode {i}: observations are {obs.dtype} but the dataset's observation space "
+                f"declares {obs_space.dtype} (they would be truncated)"
+            )
         if obs_space.shape is not None and obs.shape[1:] != obs_space.shape:
             raise JustAskError(
                 f"dataset {source}: episode {i}: observations have shape {obs.shape[1:]}, "
@@ -252,6 +260,12 @@ def load_minari(source: str | os.PathLike) -> Episodes:
             raise JustAskError(f"dataset {source}: condition '{name}' is missing in some episodes")
         result = result.with_condition(name, np.concatenate(parts), **info.get(name, {}))
     result.validate(f"dataset {source}")
+    total_steps = storage.metadata.get("total_steps")
+    if total_steps is not None and total_steps != result.num_steps:
+        raise JustAskError(
+            f"dataset {source}: its metadata counts {total_steps!r} steps, its {result.num_episodes} episodes hold "
+            f"{result.num_steps} (total_episodes or total_steps was changed)"
+        )
     recorded = storage.metadata.get(_CHECKSUMS_KEY)
     if recorded is not None:
         if not isinstance(recorded, dict):

@@ -113,3 +113,25 @@ def test_a_changed_column_is_caught_by_the_checksum_justask_recorded(tmp_path):
         rewards[0] = rewards[0] + 1.0  # one value changed, still a valid dataset
     with pytest.raises(JustAskError, match="column 'rewards' does not match the checksum"):
         load_minari(path)
+
+
+@pytest.mark.parametrize(
+    "key,value,match",
+    [
+        ("total_episodes", True, "not a count"),
+        ("total_episodes", 1, "its metadata counts"),
+        ("total_steps", 3, "its metadata counts"),
+        ("justask_checksums", [1], "checksums are damaged"),
+        ("observation_space", "int8", "would be truncated|cannot be read by Minari"),
+    ],
+)
+def test_edited_dataset_metadata_is_refused(tmp_path, key, value, match):
+    import json
+
+    path = save_minari(hand_made_episodes((3, 2)), tmp_path / "ds")
+    meta_path = path / "data" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta[key] = meta[key].replace("float32", value) if key == "observation_space" else value
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(JustAskError, match=match):
+        load_minari(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from justask.envs import EnvSlots
@@ -56,6 +57,7 @@ def collect(
         from justask.ray_backend import run_jobs_on_ray
 
         observation_space, action_space = env_spaces(env_id, **(env_kwargs or {}))
+        check_spaces_storable(env_id, observation_space, action_space)
         ordered = run_jobs_on_ray(
             env_id,
             policies,
@@ -69,7 +71,19 @@ def collect(
         return Episodes.from_episode_list(ordered, observation_space, action_space, env_id=env_id)
     envs = EnvSlots(env_id, num_envs, processes=processes, **(env_kwargs or {}))
     try:
+        check_spaces_storable(env_id, envs.observation_space, envs.action_space)
         ordered = run_jobs(envs, policies, jobs, job_seeds, order, progress, description)
         return Episodes.from_episode_list(ordered, envs.observation_space, envs.action_space, env_id=envs.env_id)
     finally:
         envs.close()
+
+
+def check_spaces_storable(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
+    """Episodes hold arrays: observations and actions of a Box or Discrete space. Anything else
+    (Tuple, Dict, Text, ...) is refused before an episode is played, with the wrapper to use."""
+    for what, space in (("observation", observation_space), ("action", action_space)):
+        if not isinstance(space, (gym.spaces.Box, gym.spaces.Discrete)):
+            raise JustAskError(
+                f"env {env_id}: its {what} space {space} is not supported (Box or Discrete; "
+                "gymnasium.wrappers.FlattenObservation turns Tuple and Dict observations into a Box)"
+            )

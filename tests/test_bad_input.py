@@ -73,6 +73,7 @@ def other_commands(made):
         (["collect", "--episodes", "1000000000", "--out", "data/y"], "--episodes"),
         (["collect", "--episodes", "2", "--population", "random", "--out", afile / "sub"], "is a file, not a folder"),
         (["collect", "--env", "os:Nope-v0", "--out", "data/y"], "names a Python module"),
+        (["collect", "--env", "Blackjack-v1", "--population", "random", "--out", "data/y"], "Tuple(Discrete(32)"),
         (train_args(made)[:4] + [str(afile / "run")] + train_args(made)[5:], "is a file, not a folder"),
         (["train", "--dataset", "data/none", "--run", "runs/new"], "no Minari dataset"),
         (["ask", run, "--seed", "-1"], "--seed"),

@@ -98,13 +98,32 @@ def run_jobs_on_ray(
     shares = [share for share in np.array_split(np.arange(len(jobs)), min(workers, len(jobs))) if len(share)]
     actor = ray.remote(num_cpus=1)(_Worker)
     policies_ref = ray.put(policies)
-    futures = []
-    for share in shares:
+
+    def start(share: np.ndarray) -> Any:
         worker = actor.remote(env_id, max(1, min(num_envs, len(share))), env_kwargs, policies_ref)
         share_jobs = [jobs[k] for k in share]
         order = sorted(range(len(share)), key=lambda i: (share_jobs[i][1], share_jobs[i][0]))
-        futures.append(worker.run.remote(share_jobs, job_seeds[share], order))
-    episodes: list[dict[str, Any]] = []
-    for part in ray.get(futures):
-        episodes.extend(part)
-    return episodes
+        return worker.run.remote(share_jobs, job_seeds[share], order)
+
+    # A share whose actor dies (a killed process, a lost node) is run again on a fresh actor:
+    # its jobs carry their seeds, so the episodes are the ones the lost actor would have given.
+    lost = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError)
+    running = {start(share): (i, 0) for i, share in enumerate(shares)}
+    parts: dict[int, list[dict[str, Any]]] = {}
+    while running:
+        done, _ = ray.wait(list(running), num_returns=1)
+        i, retries = running.pop(done[0])
+        try:
+            parts[i] = ray.get(done[0])
+        except lost as exc:
+            if retries >= MAX_RETRIES:
+                first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+                raise JustAskError(
+                    f"a Ray worker died {retries + 1} times running episodes {int(shares[i][0])}..{int(shares[i][-1])} "
+                    f"({first})"
+                ) from None
+            running[start(shares[i])] = (i, retries + 1)
+    return [episode for i in range(len(shares)) for episode in parts[i]]
+
+
+MAX_RETRIES = 2  # fresh actors for a share whose actor died, before giving up

@@ -67,3 +67,51 @@ def test_an_unreachable_ray_address_is_a_one_line_error(capsys):
     )
     assert code == 2
     assert "could not reach the Ray cluster at 127.0.0.1:1" in capsys.readouterr().err
+
+
+def test_a_worker_killed_mid_collection_is_replaced_and_the_dataset_is_the_same(local_ray, tmp_path):
+    import os
+
+    from justask.suites.lunar_lander import LunarLanderExpert
+
+    marker = tmp_path / "kill-one-worker"
+
+    class DiesOnce:  # defined here, so Ray ships it by value
+        name = "expert that kills its worker once"
+
+        def __init__(self):
+            self.expert, self.calls = LunarLanderExpert(), 0
+
+        def act(self, observations, slots=None):
+            self.calls += 1
+            if self.calls == 20:
+                try:
+                    os.remove(marker)  # the first worker to get here dies; a fresh one runs its share again
+                    os._exit(1)
+                except FileNotFoundError:
+                    pass
+            return self.expert.act(observations)
+
+    undisturbed = collect("LunarLander-v3", [(DiesOnce(), 6)], num_envs=3, seed=3, progress=False, ray_workers=2)
+    marker.write_text("")
+    disturbed = collect("LunarLander-v3", [(DiesOnce(), 6)], num_envs=3, seed=3, progress=False, ray_workers=2)
+    assert not marker.exists()  # a worker did die
+    assert disturbed.metadata == undisturbed.metadata
+    np.testing.assert_array_equal(disturbed.observations, undisturbed.observations)
+    np.testing.assert_array_equal(disturbed.actions, undisturbed.actions)
+
+
+def test_a_worker_that_keeps_dying_is_a_one_line_error(local_ray, monkeypatch):
+    import os
+
+    import justask.ray_backend as backend
+
+    class AlwaysDies:
+        name = "dies"
+
+        def act(self, observations, slots=None):
+            os._exit(1)
+
+    monkeypatch.setattr(backend, "MAX_RETRIES", 1)
+    with pytest.raises(JustAskError, match="a Ray worker died 2 times running episodes 0..1"):
+        collect("LunarLander-v3", [(AlwaysDies(), 2)], num_envs=2, seed=0, progress=False, ray_workers=1)

@@ -244,7 +244,7 @@ def load_minari(source: str | os.PathLike) -> Episodes:
                 f"dataset {source}: episode {i}: observations have shape {obs.shape[1:]}, "
                 f"the dataset's observation space expects {obs_space.shape}"
             )
-        metadata = _decode_metadata(meta)
+        metadata = _decode_metadata(meta, f"dataset {source}: episode {i}")
         episodes.append({**raw, "metadata": metadata})
         infos = raw.get("infos") or {}
         for name, col in (infos.get(_CONDITIONS_KEY) or {}).items():
@@ -280,12 +280,16 @@ def load_minari(source: str | os.PathLike) -> Episodes:
     return result
 
 
-def _decode_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+def _decode_metadata(meta: dict[str, Any], where: str = "an episode") -> dict[str, Any]:
     if _METADATA_ATTR in meta:
         try:
-            return json.loads(meta[_METADATA_ATTR])
-        except json.JSONDecodeError:
-            pass
+            decoded = json.loads(meta[_METADATA_ATTR])
+        except (json.JSONDecodeError, TypeError):
+            decoded = None
+        if decoded is not None:
+            if not isinstance(decoded, dict):
+                raise JustAskError(f"{where}: its metadata is JSON but not an object ({type(decoded).__name__})")
+            return decoded
     out: dict[str, Any] = {}
     for key in ("seed", "options"):
         if meta.get(key) is not None:

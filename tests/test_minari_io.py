@@ -135,3 +135,15 @@ def test_edited_dataset_metadata_is_refused(tmp_path, key, value, match):
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(JustAskError, match=match):
         load_minari(path)
+
+
+def test_episode_metadata_that_is_json_but_not_an_object_is_refused(tmp_path):
+    import h5py
+
+    path = save_minari(hand_made_episodes((3, 2)), tmp_path / "ds")
+    with h5py.File(path / "data" / "main_data.hdf5", "r+") as f:
+        attrs = f["episode_1"].attrs
+        key = next(k for k in attrs if "justask" in k)
+        attrs[key] = "[1, 2]"
+    with pytest.raises(JustAskError, match="episode 1: its metadata is JSON but not an object"):
+        load_minari(path)

@@ -202,3 +202,86 @@ class GoalActorPolicy:
         goals = np.stack([self._goals[int(s)] for s in slots])
         obs = np.concatenate([np.asarray(observations).reshape(len(goals), -1), goals], axis=1)
         return np.asarray(self.algo.predict(obs.astype(np.float32)), dtype=np.float32)
+
+
+@dataclasses.dataclass
+class DiscreteDTConfig:
+    """d3rlpy's DiscreteDecisionTransformer, sized like justask's demo DT (d3rlpy's own default
+    is 6 layers x 8 heads, about 3.5 steps/s on 2 CPU cores)."""
+
+    steps: int = 2500
+    batch_size: int = 64
+    context_len: int = 10
+    n_layer: int = 2
+    n_head: int = 1
+    d_model: int = 64
+    learning_rate: float = 6e-4
+    return_scale: float = 0.01  # rewards (and so the asked return) times this, as justask divides by 100
+    seed: int = 0
+    device: str = "cpu"
+
+
+def train_discrete_dt(episodes: Episodes, config: DiscreteDTConfig, progress: bool = True) -> Any:
+    """Fit d3rlpy's DiscreteDecisionTransformer on ``episodes``; returns the fitted algorithm."""
+    d3rlpy = import_d3rlpy()
+
+    if not isinstance(episodes.action_space, gym.spaces.Discrete):
+        raise JustAskError("DiscreteDecisionTransformer needs a discrete action space")
+    d3rlpy.seed(config.seed)
+    dt = d3rlpy.algos.DiscreteDecisionTransformerConfig(
+        batch_size=config.batch_size,
+        context_size=config.context_len,
+        num_layers=config.n_layer,
+        num_heads=config.n_head,
+        learning_rate=config.learning_rate,
+        encoder_factory=d3rlpy.models.VectorEncoderFactory(hidden_units=[config.d_model]),
+        observation_scaler=d3rlpy.preprocessing.StandardObservationScaler(),
+        reward_scaler=d3rlpy.preprocessing.MultiplyRewardScaler(config.return_scale),
+        max_timestep=max(1024, int(episodes.lengths.max()) + 1),
+    ).create(device=config.device)
+    dt.fit(
+        to_mdp_dataset(episodes),
+        n_steps=config.steps,
+        n_steps_per_epoch=config.steps,
+        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+        show_progress=progress,
+    )
+    return dt
+
+
+class DTPolicy:
+    """A fitted d3rlpy Decision Transformer asked for ``target_return`` (reward units), acting
+    for many envs: one of d3rlpy's stateful wrappers per env slot (d3rlpy acts for one env at a
+    time), greedy or sampled from its softmax."""
+
+    def __init__(self, algo: Any, target_return: float, action_rule: str = "argmax", name: str = "d3rlpy DT") -> None:
+        from d3rlpy.algos import GreedyTransformerActionSampler, SoftmaxTransformerActionSampler
+
+        self.algo, self.target_return, self.action_rule = algo, float(target_return), action_rule
+        self.name = f"{name}/{action_rule}"
+        self.info = {"action_rule": action_rule, "condition": round(self.target_return, 2)}
+        self._sampler = GreedyTransformerActionSampler if action_rule == "argmax" else SoftmaxTransformerActionSampler
+        self._wrappers: dict[int, Any] = {}
+        self._rewards: dict[int, float] = {}
+
+    def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
+        import torch
+
+        for slot, seed in zip(np.asarray(slots).tolist(), np.asarray(seeds).tolist(), strict=True):
+            torch.manual_seed(int(seed))  # the softmax sampler draws from torch's global generator
+            self._wrappers[slot] = self.algo.as_stateful_wrapper(self.target_return, action_sampler=self._sampler())
+            self._rewards[slot] = 0.0
+
+    def observe(self, slots: np.ndarray, rewards: np.ndarray) -> None:
+        for slot, reward in zip(np.asarray(slots).tolist(), np.asarray(rewards).tolist(), strict=True):
+            self._rewards[slot] = float(reward)
+
+    def act(self, observations: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        obs = np.asarray(observations, dtype=np.float32)
+        return np.array(
+            [
+                int(self._wrappers[s].predict(o, self._rewards[s]))
+                for o, s in zip(obs, np.asarray(slots).tolist(), strict=True)
+            ],
+            dtype=np.int64,
+        )

@@ -239,6 +239,12 @@ def load_minari(source: str | os.PathLike) -> Episodes:
                 f"dataset {source}: episode {i}: observations are {obs.dtype} but the dataset's observation space "
                 f"declares {obs_space.dtype} (they would be truncated)"
             )
+        expected_actions = act_space.shape or ()
+        if np.asarray(raw["actions"]).shape[1:] != expected_actions:
+            raise JustAskError(
+                f"dataset {source}: episode {i}: actions have shape {np.asarray(raw['actions']).shape[1:]}, "
+                f"the dataset's action space expects {expected_actions}"
+            )
         if obs_space.shape is not None and obs.shape[1:] != obs_space.shape:
             raise JustAskError(
                 f"dataset {source}: episode {i}: observations have shape {obs.shape[1:]}, "

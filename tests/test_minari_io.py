@@ -147,3 +147,15 @@ def test_episode_metadata_that_is_json_but_not_an_object_is_refused(tmp_path):
         attrs[key] = "[1, 2]"
     with pytest.raises(JustAskError, match="episode 1: its metadata is JSON but not an object"):
         load_minari(path)
+
+
+def test_one_episodes_actions_of_another_rank_are_refused(tmp_path):
+    import h5py
+
+    path = save_minari(hand_made_episodes((3, 2)), tmp_path / "ds")
+    with h5py.File(path / "data" / "main_data.hdf5", "r+") as f:
+        actions = f["episode_1"]["actions"][()]
+        del f["episode_1"]["actions"]
+        f["episode_1"].create_dataset("actions", data=actions[:, None])
+    with pytest.raises(JustAskError, match=r"episode 1: actions have shape \(1,\)"):
+        load_minari(path)

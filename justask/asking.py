@@ -37,7 +37,7 @@ def ask(
 ) -> Agent:
     """An ``Agent`` acting for what you ask::
 
-        ask(model)                               # the best the data supports (returns: its 95th percentile)
+        ask(model)                               # the best the data supports (see below; else a return's 95th percentile)
         ask(model, return_to_go=250)             # by the condition's keyword ...
         ask(model, quantile=0.99)                # ... or in the data's terms: better than 99% of its episodes
         ask(model, "pick up the blue key")       # ... or positionally

@@ -1,6 +1,6 @@
 """Rerun every recorded quick variant and compare it with its record in ``benchmarks/results``.
 
-    python benchmarks/reproduce.py                 # all of them (about 25 minutes on 2 CPU cores)
+    python benchmarks/reproduce.py                 # all of them (about 30 minutes on 2 CPU cores)
     python benchmarks/reproduce.py lunarlander maze
     python benchmarks/reproduce.py --record        # (re)write the records from fresh runs
 
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT.parent))
 # record name -> (recipe, settings): each one is `justask demo RECIPE SETTINGS...`
 QUICK: dict[str, tuple[str, list[str]]] = {
     "lunarlander_quick": ("lunarlander", []),
+    "asking_quick": ("asking", []),
     "drex_quick": ("drex", []),
     "drex_quick_continuous": ("drex", ["--env-id", "LunarLanderContinuous-v3"]),
     "maze_quick": ("maze", []),

@@ -27,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=2500, help="d3rlpy DT gradient steps (batch 64)")
     parser.add_argument("--out", default=str(ROOT / "results" / "asking_d3rlpy_dt"))
+    parser.add_argument(
+        "--merge", nargs="+", default=[], help="JSON files of runs over other seeds: one table of all rows"
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge([Path(p) for p in args.merge], Path(args.out))
 
     import numpy as np
     import torch
@@ -36,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from justask.minari_io import load_minari
     from justask.peers.d3rlpy_peer import DiscreteDTConfig, DTPolicy, train_discrete_dt
     from justask.recipes.asking import task_name
-    from justask.report import provenance, provenance_markdown, write_json, write_text
+    from justask.report import provenance
     from justask.suites.lunar_lander import WINDY_ENV
 
     torch.set_num_threads(1)
@@ -81,12 +86,35 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     prov = provenance(vars(args), seeds=args.seeds)
-    write_json(Path(args.out + ".json"), {"rows": rows, "provenance": prov})
+    write(rows, prov, Path(args.out), args.steps, args.episodes)
+    print(f"wrote {args.out}.json and .md")
+    return 0
+
+
+def merge(files: list[Path], out: Path) -> int:
+    """One table from runs over other seeds, each run's provenance kept."""
+    import json
+
+    from justask.report import provenance
+
+    runs = [json.loads(f.read_text()) for f in files]
+    rows = sorted((r for run in runs for r in run["rows"]), key=lambda r: (r["task"], r["seed"]))
+    prov = {**provenance({"merged": [str(f) for f in files]}), "runs": [run["provenance"] for run in runs]}
+    config = runs[0]["provenance"]["config"]
+    write(rows, prov, out, config["steps"], config["episodes"])
+    print(f"wrote {out}.json and .md")
+    return 0
+
+
+def write(rows: list[dict], prov: dict, out: Path, steps: int, episodes: int) -> None:
+    from justask.report import provenance_markdown, write_json, write_text
+
+    write_json(Path(str(out) + ".json"), {"rows": rows, "provenance": prov})
     lines = [
         "# d3rlpy DiscreteDecisionTransformer on the asking benchmark's data",
         "",
-        f"d3rlpy {prov['versions'].get('d3rlpy')}, 2 layers x 1 head, d 64, context 10, {args.steps} steps x 64; "
-        f"{args.episodes} episodes per ask on the recipe's evaluation seeds. Asked the data's 95th percentile with "
+        f"d3rlpy {prov['versions'].get('d3rlpy')}, 2 layers x 1 head, d 64, context 10, {steps} steps x 64; "
+        f"{episodes} episodes per ask on the recipe's evaluation seeds. Asked the data's 95th percentile with "
         "both action rules, then its best episode with the better rule.",
         "",
         "| task | seed | asked quantile | asked return | rule | mean [95% CI] |",
@@ -97,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['task']} | {r['seed']} | {r['asked_quantile']:g} | {r['asked_return']:.1f} | {r['action_rule']} | "
             f"{r['mean']:.1f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}] |"
         )
-    write_text(Path(args.out + ".md"), "\n".join(lines) + "\n\n" + provenance_markdown(prov))
-    print(f"wrote {args.out}.json and .md")
-    return 0
+    write_text(Path(str(out) + ".md"), "\n".join(lines) + "\n\n" + provenance_markdown(prov))
 
 
 if __name__ == "__main__":

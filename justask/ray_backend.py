@@ -119,8 +119,8 @@ def run_jobs_on_ray(
             if retries >= MAX_RETRIES:
                 first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
                 raise JustAskError(
-                    f"a Ray worker died {retries + 1} times running episodes {int(shares[i][0])}..{int(shares[i][-1])} "
-                    f"({first})"
+                    f"a Ray worker died on each of {retries + 1} attempts to run episodes "
+                    f"{int(shares[i][0])}..{int(shares[i][-1])} ({first})"
                 ) from None
             running[start(shares[i])] = (i, retries + 1)
     return [episode for i in range(len(shares)) for episode in parts[i]]

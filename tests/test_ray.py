@@ -112,6 +112,6 @@ def test_a_worker_that_keeps_dying_is_a_one_line_error(local_ray, monkeypatch):
         def act(self, observations, slots=None):
             os._exit(1)
 
-    monkeypatch.setattr(backend, "MAX_RETRIES", 1)
-    with pytest.raises(JustAskError, match="a Ray worker died 2 times running episodes 0..1"):
+    monkeypatch.setattr(backend, "MAX_RETRIES", 0)  # one death is enough to show the message
+    with pytest.raises(JustAskError, match=r"a Ray worker died on each of 1 attempts to run episodes 0\.\.1"):
         collect("LunarLander-v3", [(AlwaysDies(), 2)], num_envs=2, seed=0, progress=False, ray_workers=1)

@@ -175,3 +175,19 @@ def test_the_asking_recipe_writes_the_calibrated_sweep(tmp_path):
         Config(quantiles=(0.5, 0.1))
     with pytest.raises(JustAskError, match="unknown model"):
         Config(models=("nosuch",))
+
+
+def test_d3rlpys_decision_transformer_is_asked_for_a_return_in_batched_envs(lunar_episodes):
+    from justask.evaluation import evaluate
+    from justask.peers.d3rlpy_peer import DiscreteDTConfig, DTPolicy, train_discrete_dt
+
+    def fit_and_ask():
+        cfg = DiscreteDTConfig(steps=5, batch_size=8, context_len=3)
+        policy = DTPolicy(train_discrete_dt(lunar_episodes, cfg, progress=False), 200.0, "sample")
+        return policy, evaluate("LunarLander-v3", policy, episodes=3, num_envs=2, progress=False)
+
+    policy, result = fit_and_ask()
+    _, again = fit_and_ask()
+    assert result.episodes == 3 and np.isfinite(result.returns).all()
+    np.testing.assert_array_equal(result.returns, again.returns)  # a run (fit, then ask) reproduces
+    assert policy.info == {"action_rule": "sample", "condition": 200.0}

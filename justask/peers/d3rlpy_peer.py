@@ -84,6 +84,19 @@ def to_mdp_dataset(episodes: Episodes) -> Any:
     )
 
 
+def fit(algo: Any, dataset: Any, steps: int, progress: bool) -> Any:
+    """``algo.fit`` for ``steps`` gradient steps in one epoch, writing no d3rlpy_logs; returns ``algo``."""
+    d3rlpy = import_d3rlpy()
+    algo.fit(
+        dataset,
+        n_steps=steps,
+        n_steps_per_epoch=steps,
+        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+        show_progress=progress,
+    )
+    return algo
+
+
 def train_discrete_cql(episodes: Episodes, config: CQLConfig, progress: bool = True) -> Any:
     """Fit d3rlpy's DiscreteCQL on ``episodes``; returns the fitted algorithm."""
     d3rlpy = import_d3rlpy()
@@ -102,14 +115,7 @@ def train_discrete_cql(episodes: Episodes, config: CQLConfig, progress: bool = T
         observation_scaler=d3rlpy.preprocessing.StandardObservationScaler(),
         reward_scaler=d3rlpy.preprocessing.MultiplyRewardScaler(config.reward_scale),
     ).create(device=config.device)
-    cql.fit(
-        dataset,
-        n_steps=config.steps,
-        n_steps_per_epoch=config.steps,
-        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
-        show_progress=progress,
-    )
-    return cql
+    return fit(cql, dataset, config.steps, progress)
 
 
 class QPolicy:
@@ -172,13 +178,7 @@ def train_continuous(
     }
     config = (d3rlpy.algos.IQLConfig if algo == "iql" else d3rlpy.algos.CQLConfig)(**common)
     learner = config.create(device=device)
-    learner.fit(
-        to_mdp_dataset(episodes),
-        n_steps=steps,
-        n_steps_per_epoch=steps,
-        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
-        show_progress=progress,
-    )
+    fit(learner, to_mdp_dataset(episodes), steps, progress)
     return learner
 
 
@@ -239,14 +239,7 @@ def train_discrete_dt(episodes: Episodes, config: DiscreteDTConfig, progress: bo
         reward_scaler=d3rlpy.preprocessing.MultiplyRewardScaler(config.return_scale),
         max_timestep=max(1024, int(episodes.lengths.max()) + 1),
     ).create(device=config.device)
-    dt.fit(
-        to_mdp_dataset(episodes),
-        n_steps=config.steps,
-        n_steps_per_epoch=config.steps,
-        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
-        show_progress=progress,
-    )
-    return dt
+    return fit(dt, to_mdp_dataset(episodes), config.steps, progress)
 
 
 class DTPolicy:
@@ -265,10 +258,9 @@ class DTPolicy:
         self._rewards: dict[int, float] = {}
 
     def reset(self, slots: np.ndarray, seeds: np.ndarray) -> None:
-        import torch
-
-        for slot, seed in zip(np.asarray(slots).tolist(), np.asarray(seeds).tolist(), strict=True):
-            torch.manual_seed(int(seed))  # the softmax sampler draws from torch's global generator
+        # d3rlpy's softmax sampler draws from numpy's global generator, which d3rlpy.seed sets when
+        # the model is fitted: a run (fit, then evaluate) is reproducible as a whole, not per episode.
+        for slot in np.asarray(slots).tolist():
             self._wrappers[slot] = self.algo.as_stateful_wrapper(self.target_return, action_sampler=self._sampler())
             self._rewards[slot] = 0.0
 

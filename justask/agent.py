@@ -85,7 +85,11 @@ class Agent:
         self._conditions = grow(None if first else self._conditions, (k, cond_dim), torch.float32)
         self._current = grow(None if first else self._current, (cond_dim,), torch.float32)
         self._t = grow(None if first else self._t, (), torch.long)
-        self._started = grow(None if first else self._started, (), torch.bool)  # reset since the agent was made
+        # which slots were reset since the agent was made: on the host, so acting checks it without a device sync
+        started = np.zeros(new, dtype=bool)
+        if not first:
+            started[: len(self._started)] = self._started
+        self._started = started
         if self._cache is not None:
             self._cache.allocate(new, self.device)
         self._capacity = new
@@ -96,7 +100,7 @@ class Agent:
         slots_t = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=self.device)
         self._allocate(int(slots_t.max()) + 1 if len(slots_t) else 1)
         self._t[slots_t] = 0
-        self._started[slots_t] = True
+        self._started[np.asarray(slots, dtype=np.int64)] = True
         self._obs[slots_t] = 0
         self._actions[slots_t] = 0
         self._conditions[slots_t] = 0
@@ -141,11 +145,11 @@ class Agent:
         slots_t = torch.as_tensor(slots, dtype=torch.long, device=self.device)
         if n and int(slots.max()) >= self._capacity:
             self._allocate(int(slots.max()) + 1)
-        fresh = ~self._started[slots_t]
-        if bool(fresh.any()):  # a slot acted in before any reset starts its episode now, with the request
+        fresh = ~self._started[slots]
+        if fresh.any():  # a slot acted in before any reset starts its episode now, with the request
             if self.per_episode:
                 raise JustAskError(f"{self.name}: asked per episode, so reset(slots, seeds) must start each episode")
-            self.reset(slots[fresh.cpu().numpy()])
+            self.reset(slots[fresh])
         k = self.config.window
         t = self._t[slots_t]  # (N,) this step's index within the episode
         pos = t % k

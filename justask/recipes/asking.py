@@ -311,17 +311,13 @@ def summary(tasks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     "best_fixed_ask": [m["best_fixed_ask"]["mean"] for m in runs],
                     "filtered_bc": [f["mean"] for f in fbc],
                     "filtered_bc_ci95": [f["ci95"] for f in fbc],
-                    "best_vs_best_fixed": [_verdict(m["best"]["ci95"], tuple(_ci_of_best_fixed(m))) for m in runs],
+                    "best_vs_best_fixed": [_verdict(m["best"]["ci95"], m["best_fixed_ask"]["ci95"]) for m in runs],
                     "best_vs_filtered_bc": [
                         _verdict(m["best"]["ci95"], tuple(f["ci95"])) for m, f in zip(runs, fbc, strict=True)
                     ],
                 }
             )
     return rows
-
-
-def _ci_of_best_fixed(method: dict[str, Any]) -> list[float]:
-    return method["best_fixed_ask"]["ci95"]
 
 
 def _verdict(a: tuple[float, float] | list[float], b: tuple[float, float] | list[float]) -> str:

@@ -37,12 +37,22 @@ class Agent:
         reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         kv_cache: bool = False,
         cache_keep: int | None = None,
+        guidance: float = 1.0,
     ) -> None:
         """``asked``: the request as a report shows it. ``reward_fn`` (a model trained on
         returns of a learned reward): r̂(observations, actions) -> (N,) advances the request
         instead of the env's reward. ``kv_cache`` (DT only): keep each slot's keys and values so
         a step costs one step's tokens, not a whole context; the window then holds between
-        ``cache_keep`` (default half the context) and ``context_len`` steps (``justask.kv_cache``)."""
+        ``cache_keep`` (default half the context) and ``context_len`` steps (``justask.kv_cache``).
+        ``guidance`` (a model trained with condition dropout): act by the asked policy pushed
+        away from the one asked nothing (``PolicyModel.guided``; 1: no guidance)."""
+        if guidance != 1.0 and not model.can_guide:
+            raise JustAskError(
+                "guidance needs a model trained with condition dropout (train with --model.condition-dropout, e.g. 0.1)"
+            )
+        if guidance != 1.0 and kv_cache:
+            raise JustAskError("guidance and the key-value cache cannot be combined: ask with one of them")
+        self.guidance = float(guidance)
         self.model = model.eval()
         self.reward_fn = reward_fn
         self.config, self.io = model.config, model.io
@@ -58,6 +68,8 @@ class Agent:
         )
         self.name = name
         self.info = {"model": self.config.kind, "action_rule": action_rule, "condition": asked}
+        if self.guidance != 1.0:
+            self.info["guidance"] = self.guidance
         self._generator = torch.Generator(device=self.device)
         self._generator.manual_seed(seed)
         self._cache = KVCache(model, cache_keep) if kv_cache and self.config.kind == "dt" else None
@@ -158,7 +170,12 @@ class Agent:
             raise ValueError(f"{self.name}: observations of {obs.shape[1]} numbers, the model reads {self.io.obs_dim}")
         self._obs[slots_t, pos] = obs
         self._conditions[slots_t, pos] = self._current[slots_t]
-        if self._cache is None:
+        if self._cache is None and self.guidance != 1.0:  # one pass: the rows asked, then the same asked nothing
+            window = [torch.cat([x, x]) for x in self._window(slots_t, t, k)]
+            drop = torch.arange(2 * n, device=self.device) >= n
+            both = self.model(*window, last_only=True, drop_condition=drop)[:, -1]
+            out = self.model.guided(both[:n], both[n:], self.guidance)
+        elif self._cache is None:
             out = self.model(*self._window(slots_t, t, k), last_only=True)[:, -1]
         else:
             out = self._cache.outputs(slots_t, t, self._window)

@@ -33,6 +33,7 @@ def ask(
     reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     kv_cache: bool = False,
     cache_keep: int | None = None,
+    guidance: float = 1.0,
     **by_keyword: Any,
 ) -> Agent:
     """An ``Agent`` acting for what you ask::
@@ -46,8 +47,10 @@ def ask(
 
     ``action_rule``: ``argmax`` (the most likely action) or ``sample``; ``seed`` seeds the draws.
     A model trained on returns of a learned reward needs that reward as ``reward_fn(observations,
-    actions) -> (N,)``. ``kv_cache``/``cache_keep``: see ``Agent``. An unconditioned model (behaviour
-    cloning) takes no request.
+    actions) -> (N,)``. ``kv_cache``/``cache_keep``: see ``Agent``. ``guidance`` > 1 (a model
+    trained with ``condition_dropout``): classifier-free guidance, the asked policy pushed away
+    from the policy asked nothing, so the request weighs more in each action (``PolicyModel.guided``).
+    An unconditioned model (behaviour cloning) takes no request.
 
     A model whose condition predicts what each request achieves (relabeled with behaviours:
     ``ConditionSpec.outcomes``) is asked by default for the request predicted to get the most,
@@ -59,6 +62,8 @@ def ask(
         raise JustAskError(f"unknown action rule '{action_rule}' (choose from {', '.join(ACTION_RULES)})")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise JustAskError(f"the seed must be a whole number >= 0, got {seed!r}")
+    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= 100:
+        raise JustAskError(f"guidance must be a number in [0, 100] (1: none), got {guidance!r}")
     spec = model.io.condition
     value = _the_request(spec, request, by_keyword)
     kind = model.config.kind
@@ -71,6 +76,7 @@ def ask(
             seed=int(seed),
             kv_cache=kv_cache,
             cache_keep=cache_keep,
+            guidance=float(guidance),
         )
     if spec.info.get("reward") == "learned" and reward_fn is None:
         raise JustAskError(
@@ -94,6 +100,7 @@ def ask(
         reward_fn=reward_fn,
         kv_cache=kv_cache,
         cache_keep=cache_keep,
+        guidance=float(guidance),
     )
     agent.info.update(extra)
     return agent

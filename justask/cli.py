@@ -206,6 +206,8 @@ class Ask:
     """Ask in the data's terms instead: better than this share (0..1) of the data's episodes (1-number conditions)."""
     action_rule: str = "argmax"
     """argmax or sample."""
+    guidance: float = 1.0
+    """Classifier-free guidance weight (1: none; > 1 weighs the request more), for a model trained with --model.condition-dropout."""
     seed: int = 1_000_000
     """Episode seed."""
     env: str = ""
@@ -277,7 +279,9 @@ def ask_command(cfg: Ask) -> None:
     model, env_id = _model_and_env(cfg.run, cfg.env, cfg.allow_import)
     value = _request_of(model, cfg.request, cfg.quantile)
     spec = model.io.condition
-    agent = ask(model, value, action_rule=cfg.action_rule, reward_fn=_learned_reward_of(cfg.run, model))
+    agent = ask(
+        model, value, action_rule=cfg.action_rule, reward_fn=_learned_reward_of(cfg.run, model), guidance=cfg.guidance
+    )
     asked = agent.info["condition"]
     if agent.info.get("predicted"):
         lo, mid, hi = agent.info["predicted"]
@@ -323,6 +327,8 @@ class Eval:
     """Replace an earlier report in --out."""
     env: str = ""
     """Env id (default: the one the model was trained on)."""
+    guidance: float = 1.0
+    """Classifier-free guidance weight (1: none; > 1 weighs the request more), for a model trained with --model.condition-dropout."""
     kv_cache: bool = False
     """DT: act with a KV cache (pays on a CPU; see justask/kv_cache.py)."""
     ray: bool = False
@@ -375,9 +381,9 @@ def eval_command(cfg: Eval) -> None:
     results = {}
     for rule in ("argmax", "sample"):
         agent = (
-            ask(model, value, action_rule=rule, reward_fn=reward_fn, kv_cache=cfg.kv_cache)
+            ask(model, value, action_rule=rule, reward_fn=reward_fn, kv_cache=cfg.kv_cache, guidance=cfg.guidance)
             if spec
-            else ask(model, action_rule=rule, kv_cache=cfg.kv_cache)
+            else ask(model, action_rule=rule, kv_cache=cfg.kv_cache, guidance=cfg.guidance)
         )
         r = evaluate(env_id, agent, episodes=cfg.episodes, num_envs=cfg.num_envs, **on_ray)
         results[rule] = r
@@ -401,6 +407,7 @@ def eval_command(cfg: Eval) -> None:
             action_rule=best_rule,
             asked=results[best_rule],
             reward_fn=reward_fn,
+            guidance=cfg.guidance,
         )
         report["steering"] = control
         line = steering_line(f"{model.config.kind} ({best_rule})", control)
@@ -412,7 +419,14 @@ def eval_command(cfg: Eval) -> None:
         for asked in tqdm(np.linspace(low, high, cfg.sweep), desc="sweep", unit="ask"):
             r = evaluate(
                 env_id,
-                ask(model, float(asked), action_rule=best_rule, reward_fn=reward_fn, kv_cache=cfg.kv_cache),
+                ask(
+                    model,
+                    float(asked),
+                    action_rule=best_rule,
+                    reward_fn=reward_fn,
+                    kv_cache=cfg.kv_cache,
+                    guidance=cfg.guidance,
+                ),
                 episodes=cfg.sweep_episodes,
                 num_envs=cfg.num_envs,
                 progress=False,

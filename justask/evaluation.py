@@ -142,6 +142,7 @@ def steering(
     reward_fn: Any = None,
     success_at: float | None = None,
     progress: bool = False,
+    guidance: float = 1.0,
 ) -> dict[str, Any]:
     """How much the request steers ``model``: the outcome when each episode is asked its request
     beside a control asked another's — the same episodes (seeds), success judged by the env's own
@@ -154,14 +155,15 @@ def steering(
 
     ``asked``: the result already evaluated on these episodes with this request (not rerun). The
     gap (asked minus control) has a paired bootstrap 95% CI over episodes; with ``success_at``
-    the outcome is success (return >= it), else the return. Returns a JSON-ready dict."""
+    the outcome is success (return >= it), else the return. ``guidance``: every agent asks with
+    it (``ask``). Returns a JSON-ready dict."""
     spec = model.io.condition
     if spec is None:
         raise JustAskError("steering needs a conditioned model (behaviour cloning takes no request)")
     common = dict(episodes=episodes, num_envs=num_envs, seed=seed, env_kwargs=env_kwargs)
 
     def run(value: Any, label: str) -> EvalResult:
-        agent = ask(model, value, action_rule=action_rule, reward_fn=reward_fn, name=label)
+        agent = ask(model, value, action_rule=action_rule, reward_fn=reward_fn, name=label, guidance=guidance)
         return evaluate(env_id, agent, progress=progress, **common)
 
     if asked is None:

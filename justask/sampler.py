@@ -34,7 +34,10 @@ class SegmentSampler:
         storage: torch.device | str | None = None,
         columns: Mapping[str, np.ndarray] | None = None,
         own_share: bool = False,
+        condition_dropout: float = 0.0,
     ) -> None:
+        """``condition_dropout``: the share of segments marked asked nothing (``drop_condition``
+        in the batch; ``ModelConfig.condition_dropout``)."""
         self.target = torch.device(device)
         self.device = torch.device(storage) if storage is not None else self.target  # where indices live
         self.context_len = context_len
@@ -60,19 +63,32 @@ class SegmentSampler:
         self._offsets = torch.arange(self.context_len, device=self.device) - (self.context_len - 1)
         self._pin = self.target.type == "cuda" and self.device.type == "cpu"
         self.own_share = own_share
+        if condition_dropout and self.conditions is None and self.condition_index is None:
+            raise JustAskError("condition dropout needs a condition column")
+        self.condition_dropout = float(condition_dropout)
 
     def draw(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """The batch's random numbers: segment ends ``(B,)``; with ``own_share``, uniform numbers
         ``(B,)`` that ``gather`` scales to this rank's own steps — every rank draws the same
-        numbers from the shared generator, so a sharded run resumes exactly."""
+        numbers from the shared generator, so a sharded run resumes exactly. With condition
+        dropout, also which segments are asked nothing ``(B,)`` (drawn after the ends, so a run
+        without it draws exactly as before)."""
         if self.own_share:
-            return {"u": torch.rand(batch_size, device=self.device, generator=generator)}
-        return {"ends": torch.randint(0, self.num_steps, (batch_size,), device=self.device, generator=generator)}
+            draws = {"u": torch.rand(batch_size, device=self.device, generator=generator)}
+        else:
+            draws = {"ends": torch.randint(0, self.num_steps, (batch_size,), device=self.device, generator=generator)}
+        if self.condition_dropout > 0:
+            draws["drop"] = torch.rand(batch_size, device=self.device, generator=generator) < self.condition_dropout
+        return draws
 
     def gather(self, draws: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if "u" in draws:
-            return self.segment((draws["u"] * self.num_steps).long().clamp(max=self.num_steps - 1))
-        return self.segment(draws["ends"])
+            batch = self.segment((draws["u"] * self.num_steps).long().clamp(max=self.num_steps - 1))
+        else:
+            batch = self.segment(draws["ends"])
+        if "drop" in draws:
+            batch["drop_condition"] = draws["drop"].to(self.target)
+        return batch
 
     def segment(self, ends: torch.Tensor) -> dict[str, torch.Tensor]:
         """The segments ending at step indices ``ends`` ``(B,)``: a dict of ``(B, T, ...)``

@@ -158,13 +158,17 @@ class PolicyLearner:
         where = data_placement(placement.choice, self.episodes, placement.device, placement.dist)
         context = self.model.window
         dist = placement.dist
+        dropout = self.model.condition_dropout if self.io.condition is not None else 0.0
         if where == "host":  # memory-mapped from the run folder: one copy per node, whatever the ranks
             columns = _mapped_columns(self.episodes, self.io, placement.run_dir / COLUMNS_DIR, dist)
-            return SegmentSampler(None, self.io, context, placement.device, storage="cpu", columns=columns)
+            return SegmentSampler(
+                None, self.io, context, placement.device, storage="cpu", columns=columns, condition_dropout=dropout
+            )
         if where == "shard":
             own = shard_of(self.episodes, dist.rank, dist.world_size)
-            return SegmentSampler(own, self.io, context, placement.device, own_share=True)
-        return SegmentSampler(self.episodes, self.io, context, placement.device)  # validates the columns
+            return SegmentSampler(own, self.io, context, placement.device, own_share=True, condition_dropout=dropout)
+        # validates the columns
+        return SegmentSampler(self.episodes, self.io, context, placement.device, condition_dropout=dropout)
 
     def weight(self, batch: Batch) -> torch.Tensor:
         return batch["mask"].sum()

@@ -47,6 +47,8 @@ class ModelConfig:
     """MLP hidden layers."""
     condition_embed: int = 32
     """Width of the condition embedding fed to the MLP."""
+    condition_dropout: float = 0.0
+    """Share of training segments asked nothing (a learned "no request" token instead of theirs): the model also learns the unconditioned policy, which guidance at ask time contrasts with the asked one."""
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(self.hidden_sizes)
@@ -59,6 +61,10 @@ class ModelConfig:
                 raise JustAskError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if isinstance(self.dropout, bool) or not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
             raise JustAskError(f"dropout must be in [0, 1), got {self.dropout}")
+        if isinstance(self.condition_dropout, bool) or not (
+            isinstance(self.condition_dropout, (int, float)) and 0.0 <= self.condition_dropout < 1.0
+        ):
+            raise JustAskError(f"condition_dropout must be in [0, 1), got {self.condition_dropout!r}")
         if not self.hidden_sizes or any(
             isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes
         ):

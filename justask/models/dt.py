@@ -101,7 +101,9 @@ class DecisionTransformer(nn.Module):
         self.embed_action: nn.Module | None = None
         if config.action_tokens:
             self.embed_action = nn.Embedding(io.action_dim, d) if io.discrete else nn.Linear(io.action_dim, d)
-        self.embed_condition = ConditionEncoder(io.condition.dim, d) if io.condition else None
+        self.embed_condition = (
+            ConditionEncoder(io.condition.dim, d, config.condition_dropout > 0) if io.condition else None
+        )
         self.embed_timestep = nn.Embedding(io.max_timestep, d) if config.timestep_embedding else None
         if self.embed_timestep is not None:
             # PyTorch's N(0, 1) rows would add large noise for rarely seen timesteps that short
@@ -120,8 +122,10 @@ class DecisionTransformer(nn.Module):
         actions: torch.Tensor,
         conditions: torch.Tensor | None,
         timesteps: torch.Tensor,
+        drop_condition: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(B, T) steps -> (B, n * T, d) token embeddings, per step (request, state, action)."""
+        """(B, T) steps -> (B, n * T, d) token embeddings, per step (request, state, action);
+        ``drop_condition`` (B,) bool: those rows asked nothing (``ConditionEncoder``)."""
         b, t = timesteps.shape
         time = 0.0
         if self.embed_timestep is not None:
@@ -130,9 +134,9 @@ class DecisionTransformer(nn.Module):
         state = self.embed_state(observations) + time
         if self.embed_condition is not None:
             if self.separate_condition:
-                parts.append(self.embed_condition(conditions) + time)
+                parts.append(self.embed_condition(conditions, drop_condition) + time)
             else:
-                state = state + self.embed_condition(conditions)
+                state = state + self.embed_condition(conditions, drop_condition)
         parts.append(state)
         if self.embed_action is not None:
             parts.append(self.embed_action(actions) + time)
@@ -147,15 +151,17 @@ class DecisionTransformer(nn.Module):
         mask: torch.Tensor | None,
         last_only: bool = False,
         kv_out: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+        drop_condition: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """observations (B, T, obs_dim) normalised; actions (B, T) ints or (B, T, act_dim) in
         [-1, 1]; conditions (B, T, dim) or None; timesteps (B, T) ints; mask (B, T) bool, True
         for real steps (None: all real). Returns (B, T, d_model) read at the state tokens, or
         (B, 1, d_model) at the last step's with ``last_only`` (acting). ``kv_out`` gets each
-        block's keys and values (for the acting cache, ``justask.kv_cache``)."""
+        block's keys and values (for the acting cache, ``justask.kv_cache``); ``drop_condition``
+        (B,) bool: those rows asked nothing (condition dropout, guidance)."""
         b, t = timesteps.shape
         n = self.tokens_per_step
-        x = self.tokens(observations, actions, conditions, timesteps)
+        x = self.tokens(observations, actions, conditions, timesteps, drop_condition)
         if self.embed_action is not None:
             x = x[:, :-1]  # the last step's action token: no output depends on it (causality)
         x = self.ln_in(x)

@@ -12,7 +12,11 @@ from justask.models.config import ModelConfig, PolicyIO
 class MLPTrunk(nn.Module):
     def __init__(self, config: ModelConfig, io: PolicyIO) -> None:
         super().__init__()
-        self.embed_condition = ConditionEncoder(io.condition.dim, config.condition_embed) if io.condition else None
+        self.embed_condition = (
+            ConditionEncoder(io.condition.dim, config.condition_embed, config.condition_dropout > 0)
+            if io.condition
+            else None
+        )
         width = io.obs_dim + (config.condition_embed if io.condition else 0)
         layers: list[nn.Module] = []
         for hidden in config.hidden_sizes:
@@ -31,6 +35,7 @@ class MLPTrunk(nn.Module):
         timesteps: torch.Tensor,
         mask: torch.Tensor | None,
         last_only: bool = False,
+        drop_condition: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Same signature as the DT; reads only the state and condition of each step."""
         if last_only:
@@ -38,5 +43,5 @@ class MLPTrunk(nn.Module):
             conditions = None if conditions is None else conditions[:, -1:]
         x = observations
         if self.embed_condition is not None:
-            x = torch.cat([x, self.embed_condition(conditions)], dim=-1)
+            x = torch.cat([x, self.embed_condition(conditions, drop_condition)], dim=-1)
         return self.net(x)

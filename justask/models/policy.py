@@ -63,13 +63,17 @@ class PolicyModel(nn.Module):
         mask: torch.Tensor | None = None,
         last_only: bool = False,
         kv_out: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+        drop_condition: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Raw observations ``(B, T, obs_dim)``, env actions ``(B, T)`` or ``(B, T, act_dim)``
         -> head output ``(B, T, n_actions)`` logits or ``(B, T, 2 * act_dim)`` mean/log-std
         (``T`` = 1 with ``last_only``: the last step's, for acting). ``kv_out`` (DT): collects
-        each block's keys and values."""
+        each block's keys and values. ``drop_condition`` (B,) bool: those rows are asked nothing
+        (the learned "no request" of a model trained with ``condition_dropout``)."""
         obs = (observations - self.obs_mean) / self.obs_std
-        extra = {} if kv_out is None else {"kv_out": kv_out}
+        extra: dict[str, Any] = {} if kv_out is None else {"kv_out": kv_out}
+        if drop_condition is not None:
+            extra["drop_condition"] = drop_condition
         hidden = self.trunk(obs, self._action_input(actions), conditions, timesteps, mask, last_only, **extra)
         return self.head(hidden)
 
@@ -99,7 +103,14 @@ class PolicyModel(nn.Module):
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Masked negative log-likelihood of the data's actions (mean over real steps) — or of
         ``targets`` where the batch has them (labels), the context still holding the actions."""
-        out = self(batch["observations"], batch["actions"], batch.get("conditions"), batch["timesteps"], batch["mask"])
+        out = self(
+            batch["observations"],
+            batch["actions"],
+            batch.get("conditions"),
+            batch["timesteps"],
+            batch["mask"],
+            drop_condition=batch.get("drop_condition"),
+        )
         mask = batch["mask"].float()
         wanted = batch.get("targets", batch["actions"])
         if self.io.discrete:
@@ -110,6 +121,23 @@ class PolicyModel(nn.Module):
             target = self._action_input(wanted)
             nll = (0.5 * ((target - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)).sum(-1)
         return (nll * mask).sum() / mask.sum().clamp(min=1)
+
+    @property
+    def can_guide(self) -> bool:
+        """Whether the model learned a "no request" policy too (trained with condition dropout)."""
+        return self.io.condition is not None and self.config.condition_dropout > 0
+
+    def guided(self, asked: torch.Tensor, unasked: torch.Tensor, weight: float) -> torch.Tensor:
+        """Classifier-free guidance (Ho & Salimans 2022) on head outputs: the asked policy pushed
+        away from the one asked nothing by ``weight`` (1: the asked policy itself). Discrete:
+        log p = log p0 + w (log p1 - log p0); continuous: the mean moves the same way (before
+        its tanh), the spread stays the asked one's."""
+        if self.io.discrete:
+            base = torch.log_softmax(unasked.float(), -1)
+            return base + weight * (torch.log_softmax(asked.float(), -1) - base)
+        mean_1, log_std = asked.float().chunk(2, dim=-1)
+        mean_0, _ = unasked.float().chunk(2, dim=-1)
+        return torch.cat([mean_0 + weight * (mean_1 - mean_0), log_std], dim=-1)
 
     def _gaussian(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, log_std = out.chunk(2, dim=-1)

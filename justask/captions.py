@@ -46,6 +46,24 @@ class Event:
     start: int  # first step of its segment: after the last change to the world
     after_event: int = -1  # first step after the previous event of any kind (-1: same as start)
     before_drop: int = -1  # first step after the last change that was not a drop (-1: same as start)
+    direct_from: int = -1  # first step of the direct approach to the object (``direct_start``; -1: same as start)
+
+
+DIRECT_RATIO, DIRECT_SLACK = 1.5, 3  # an approach is direct while steps left <= 1.5 x distance + 3
+
+
+def direct_start(positions: Sequence[tuple[int, int]], target: tuple[int, int], start: int, end: int) -> int:
+    """The first step ``s`` in ``start..end`` from which the agent went to ``target`` directly:
+    at every step ``t >= s`` of the segment, the steps left to the event (``end + 1 - t``) are at
+    most ``DIRECT_RATIO`` x the Manhattan distance from the agent to the target + ``DIRECT_SLACK``
+    (turns, an object in the way). ``positions[t]``: the agent's cell before action ``t``."""
+    first = end
+    for t in range(end, start - 1, -1):
+        (x, y), (tx, ty) = positions[t], target
+        if end + 1 - t > DIRECT_RATIO * (abs(x - tx) + abs(y - ty)) + DIRECT_SLACK:
+            break
+        first = t
+    return first
 
 
 def _identity(obj: Any) -> tuple[str, str]:
@@ -87,14 +105,19 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
         last_kept = 0  # the step after the last change that was not a drop
         front = _front(env)
         doors = {id(d): d.is_open for d in ba.objects_in(env) if d.type == "door"}
+        positions: list[tuple[int, int]] = []
         for t, action in enumerate(actions):
+            positions.append(tuple(int(v) for v in env.agent_pos))
             carried = env.carrying
+            picked_at = tuple(int(v) for v in env.front_pos)
             obs, *_ = env.step(int(action))
             _check(observations, t + 1, obs, level, seed)
-            found: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
+            found: list[tuple[str, str, tuple[tuple[str, str], ...], tuple[int, int]]] = []
             changed = False
             if carried is None and env.carrying is not None:
-                found.append(("pickup", f"pick up {_name(env.carrying, counts)}", (_identity(env.carrying),)))
+                found.append(
+                    ("pickup", f"pick up {_name(env.carrying, counts)}", (_identity(env.carrying),), picked_at)
+                )
                 changed = True
             elif carried is not None and env.carrying is None:
                 changed = True
@@ -106,22 +129,27 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
                     other = env.grid.get(nx, ny)
                     if other is not None and other.type in ("key", "ball", "box"):
                         caption = f"put {_name(carried, counts)} next to {_name(other, counts)}"
-                        found.append(("putnext", caption, (_identity(carried), _identity(other))))
+                        found.append(("putnext", caption, (_identity(carried), _identity(other)), (x, y)))
             for door in (o for o in ba.objects_in(env) if o.type == "door"):
                 was_open = doors.get(id(door), door.is_open)
                 if door.is_open != was_open:
                     changed = True
                     if door.is_open:
-                        found.append(("open", f"open {_name(door, counts)}", (_identity(door),)))
+                        found.append(("open", f"open {_name(door, counts)}", (_identity(door),), tuple(door.cur_pos)))
                 doors[id(door)] = door.is_open
             now_front = _front(env)
             if now_front is not None and now_front is not front and now_front is not carried:
-                found.insert(0, ("goto", f"go to {_name(now_front, counts)}", (_identity(now_front),)))
+                found.insert(0, ("goto", f"go to {_name(now_front, counts)}", (_identity(now_front),), env.front_pos))
             front = now_front
-            for kind, caption, objects in found:
+            for kind, caption, objects, where in found:
                 start = fetch_start if kind == "putnext" else last_change
                 after = max(last_change, last_event)
-                events.append(Event(t, kind, caption, objects, start=start, after_event=after, before_drop=last_kept))
+                direct = direct_start(positions, tuple(int(v) for v in where), start, t)
+                events.append(
+                    Event(
+                        t, kind, caption, objects, start, after_event=after, before_drop=last_kept, direct_from=direct
+                    )
+                )
             if carried is None and env.carrying is not None:
                 fetch_start = last_change
             if changed:
@@ -185,6 +213,7 @@ def segments(
     max_len: int | None = None,
     goto_from_event: bool = False,
     pickup_across_drop: bool = False,
+    direct: bool = False,
 ) -> Episodes:
     """One episode per event: its segment's steps, ending (terminated, reward 1) at the event,
     captioned in the metadata (``caption``, ``kind``, ``source``, ``start``). ``max_len``:
@@ -194,7 +223,9 @@ def segments(
     ball" is not also shown walking to the objects it faced on the way. ``pickup_across_drop``: a
     "pick up" segment reaches back over drops to the last other change, so it shows putting down
     what the agent held before fetching what it was asked for (an agent that picked up the wrong
-    object sees how to recover)."""
+    object sees how to recover). ``direct``: a "go to", "pick up" or "open" segment starts where
+    the agent's approach to the object became direct (``direct_start``), so the caption labels
+    going there, not the wandering before."""
     pieces = []
     for i, episode_events in enumerate(events):
         if not episode_events:
@@ -204,6 +235,8 @@ def segments(
             start = e.after_event if goto_from_event and e.kind == "goto" and e.after_event >= 0 else e.start
             if pickup_across_drop and e.kind == "pickup" and e.before_drop >= 0:
                 start = min(start, e.before_drop)
+            if direct and e.kind != "putnext" and e.direct_from >= 0:
+                start = max(start, e.direct_from)
             start = start if max_len is None else max(start, e.step + 1 - max_len)
             n = e.step + 1 - start
             rewards = np.zeros(n, dtype=np.float32)
@@ -266,3 +299,70 @@ def with_captions(segmented: Episodes) -> Episodes:
     per_episode = np.array([row[c] for c in captions], dtype=np.int64)
     column = np.repeat(per_episode, segmented.lengths)
     return segmented.with_condition(CAPTION, column, **TEXT.describe(texts=unique, encoder=encoder_identity()))
+
+
+def first_object(level: str, seed: int, actions: Sequence[int], kind: str) -> tuple[str, str] | None:
+    """The (colour, type) of the first object the agent faced (``kind`` ``goto``) or picked up
+    (``pickup``) in the episode reset with ``seed`` and played with ``actions``; None: none."""
+    for event in replay_events(level, seed, actions):
+        if event.kind == kind:
+            return event.objects[0]
+    return None
+
+
+def named_objects(level: str, seed: int, instruction: str) -> tuple[str, set[tuple[str, str]]]:
+    """What an instruction of BabyAI's grammar asks to act on first in the episode of ``seed``:
+    (``goto`` or ``pickup``, the (colour, type) of every object in the room its description
+    matches — its location clause included). Go to: the object faced; pick up and put next to:
+    the object picked up."""
+    from minigrid.envs.babyai.core.verifier import GoToInstr, OpenInstr
+
+    instr = ba.parse_instruction(instruction)
+    env = ba.make_level(level, max_steps=10**6)
+    try:
+        ba.quiet_reset(env, seed)
+        desc = instr.desc if hasattr(instr, "desc") else instr.desc_move
+        objects, _ = desc.find_matching_objs(env)
+        kind = "goto" if isinstance(instr, (GoToInstr, OpenInstr)) else "pickup"
+        return kind, {_identity(o) for o in objects}
+    finally:
+        env.close()
+
+
+def other_object_instruction(level: str, seed: int, instruction: str) -> str | None:
+    """The same verb about another object in the room of the episode reset with ``seed`` — the
+    steering control that a model ignoring the sentence cannot tell from the real request:
+    "go to the red ball" -> "go to a blue key" (an object the instruction's description does
+    not match, drawn by ``seed``); "put A next to B" moves another object next to B. None: the
+    room has no such object."""
+    from minigrid.envs.babyai.core.verifier import GoToInstr, OpenInstr, PickupInstr
+
+    instr = ba.parse_instruction(instruction)
+    env = ba.make_level(level, max_steps=10**6)
+    try:
+        ba.quiet_reset(env, seed)
+        counts = _counts(env)
+        desc = instr.desc if hasattr(instr, "desc") else instr.desc_move
+        named, _ = desc.find_matching_objs(env)
+        asked = {_identity(o) for o in named}
+        objects = [o for o in ba.objects_in(env) if _identity(o) not in asked]
+        if isinstance(instr, OpenInstr):
+            objects = [o for o in objects if o.type == "door"]
+        elif not isinstance(instr, GoToInstr):
+            objects = [o for o in objects if o.type != "door"]
+        if not isinstance(instr, (GoToInstr, OpenInstr, PickupInstr)):  # put next to: keep where it goes
+            target, _ = instr.desc_fixed.find_matching_objs(env)
+            objects = [o for o in objects if _identity(o) not in {_identity(t) for t in target}]
+        if not objects:
+            return None
+        other = _name(objects[seed % len(objects)], counts)
+        if isinstance(instr, GoToInstr):
+            return f"go to {other}"
+        if isinstance(instr, OpenInstr):
+            return f"open {other}"
+        if isinstance(instr, PickupInstr):
+            return f"pick up {other}"
+        fixed = instruction.lower().split(" next to ", 1)[1].strip().rstrip(".")
+        return f"put {other} next to {fixed}"
+    finally:
+        env.close()

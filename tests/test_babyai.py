@@ -94,6 +94,14 @@ def test_captioner_checks_the_replay_against_the_recorded_observations():
         cp.replay_events(level, seed + 1, actions, np.stack(obs))
 
 
+def play_episodes(level: str, noise: float, episodes: int, seed: int) -> Episodes:
+    """The bot at play (``noise``: its share of random actions), one env per episode."""
+    bot = ba.PlayBot(level, noise)
+    return collect(
+        ba.env_id(level), [(bot, episodes)], num_envs=episodes, seed=seed, progress=False, env_kwargs={"task": "play"}
+    )
+
+
 def test_play_episodes_run_to_the_play_length_without_reward_and_are_captioned():
     level = "GoToLocal"
     data = collect(
@@ -227,8 +235,8 @@ def test_demo_language_and_ask_in_plain_english(tmp_path, capsys):
     # the steering control beside each evaluation set: the same episodes, another's instruction, an irrelevant one
     assert [r["set"] for r in saved["steering"]] == list(lg.SET_NAMES)
     for row in saved["steering_per_seed"]:
-        assert set(row["per_episode"]) == {"asked", "shuffled", "irrelevant"}
-        assert all(len(v) == row["episodes"] for v in row["per_episode"].values())
+        assert set(row["per_episode"]) == {"asked", "other", "shuffled", "irrelevant"}
+        assert all(len(v["success"]) == len(v["first"]) == row["episodes"] for v in row["per_episode"].values())
         assert row["gap_shuffled"]["mean"] == pytest.approx(row["asked"]["mean"] - row["shuffled"]["mean"], abs=1e-3)
     own = next(r for r in saved["pooled"] if r["set"] == "own missions")
     assert saved["steering"][0]["asked"]["mean"] == pytest.approx(own["success"], abs=1e-3)  # the same episodes
@@ -293,19 +301,30 @@ def test_presets_reproduce_the_recorded_benchmark_commands():
 
 
 def test_steering_controls_ask_the_same_episodes_another_instruction():
-    asked_set = {
-        "seeds": [7, 8, 10],
-        "asked": ["go to a", "go to b", "go to c"],
-        "instructions": {7: "x", 8: "y", 10: "z"},
-    }
-    controls = lg.control_sets(asked_set, seed=0)
-    shuffled = controls["shuffled"]
-    assert shuffled["seeds"] == asked_set["seeds"] and shuffled["instructions"] == asked_set["instructions"]
-    assert sorted(shuffled["asked"]) == sorted(asked_set["asked"])
-    assert all(a != b for a, b in zip(shuffled["asked"], asked_set["asked"], strict=True))  # a derangement
-    assert controls["irrelevant"]["asked"] == [lg.IRRELEVANT] * 3
-    one = lg.steering_summary({"asked": "1100", "shuffled": "1000", "irrelevant": "0000"})
+    level = "GoToLocal"
+    own = lg.asked_sets(level, 3, lg.HELD_OUT)["own missions"]
+    controls = lg.control_sets(own, seed=0, level=level)
+    shuffled, other = controls["shuffled"], controls["other"]
+    assert shuffled["seeds"] == own["seeds"] and shuffled["instructions"] == own["instructions"]
+    assert sorted(shuffled["asked"]) == sorted(own["asked"])
+    assert all(a != b for a, b in zip(shuffled["asked"], own["asked"], strict=True))  # a derangement
+    assert controls["irrelevant"]["asked"] == [lg.IRRELEVANT] * 3 and controls["irrelevant"]["named"] == [None] * 3
+    for seed, mission, told in zip(own["seeds"], own["asked"], other["asked"], strict=True):
+        # the same verb, about an object in the same room that the mission does not name
+        kind, named = cp.named_objects(level, seed, mission)
+        other_kind, other_named = cp.named_objects(level, seed, told)
+        assert told.startswith("go to ") and other_kind == kind and other_named and not other_named & named
+    paraphrased = lg.control_sets(lg.asked_sets(level, 3, lg.HELD_OUT)["paraphrases"], 0, level)["other"]
+    assert paraphrased["named"] == other["named"] and paraphrased["asked"] == [
+        lg.paraphrase(t, k) for k, t in enumerate(other["named"])
+    ]
+    one = lg.steering_summary({"asked": "1100", "other": "0100", "shuffled": "1000", "irrelevant": "0000"})
     assert one["asked"]["mean"] == 0.5 and one["gap_shuffled"]["mean"] == 0.25 and one["gap_irrelevant"]["mean"] == 0.5
+    assert one["gap_other"]["mean"] == 0.25
+    rec = {"success": "101", "steps": [4, 0, 8], "first": "1-0"}
+    summary = lg.steering_summary({"asked": rec, "other": {"success": "001", "steps": [0, 0, 6], "first": "000"}})
+    assert summary["asked"]["steps_to_success"] == 6.0 and summary["asked"]["first_is_asked"] == 0.5
+    assert summary["other"]["first_is_asked"] == 0.0 and summary["gap_other"]["mean"] == pytest.approx(1 / 3, abs=1e-3)
     rows = [
         {"model": "m", "set": "s", "seed": 0, "per_episode": {"asked": "11", "shuffled": "01"}},
         {"model": "m", "set": "s", "seed": 1, "per_episode": {"asked": "10", "shuffled": "00"}},
@@ -313,6 +332,23 @@ def test_steering_controls_ask_the_same_episodes_another_instruction():
     pooled = lg.pooled_steering(rows)
     assert len(pooled) == 1 and pooled[0]["episodes"] == 4 and pooled[0]["seeds"] == [0, 1]
     assert pooled[0]["gap_shuffled"]["mean"] == 0.5 and "irrelevant" not in pooled[0]
+    rows = [{"model": "m", "set": "s", "seed": k, "per_episode": {"asked": rec}} for k in (0, 1)]
+    assert lg.pooled_steering(rows)[0]["asked"]["first_is_asked"] == 0.5
+
+
+def test_the_first_object_is_read_from_a_replay_and_matched_to_the_instruction():
+    level = "GoToLocal"
+    demos = lg.instruction_data(lg.Config(level=level), 0, 200)  # the bot straight to each mission's object
+    hits = []
+    for i in range(demos.num_episodes):
+        ep = demos.episode(i)
+        seed, mission = int(ep["metadata"]["seed"]), ep["metadata"]["caption"]
+        kind, named = cp.named_objects(level, seed, mission)
+        first = cp.first_object(level, seed, ep["actions"], kind)
+        last = cp.replay_events(level, seed, ep["actions"])[-1]
+        assert kind == "goto" and last.kind == "goto" and last.objects[0] in named  # it ends facing the object
+        hits.append(first in named)
+    assert 0 < np.mean(hits) <= 1
 
 
 def test_asked_episodes_come_back_in_the_sets_order_over_gaps_in_the_seeds():
@@ -404,10 +440,7 @@ def test_the_ppo_peer_sees_the_instruction_embedding_and_never_a_held_out_missio
 
 
 def test_goto_segments_can_start_after_the_previous_event():
-    level = "GoToLocal"
-    data = collect(
-        ba.env_id(level), [(ba.PlayBot(level, 0.0), 4)], num_envs=4, seed=1, progress=False, env_kwargs={"task": "play"}
-    )
+    data = play_episodes("GoToLocal", noise=0.0, episodes=4, seed=1)
     events = cp.caption_episodes(data)
     plain = cp.segments(data, events)
     short = cp.segments(data, events, goto_from_event=True)
@@ -423,6 +456,38 @@ def test_goto_segments_can_start_after_the_previous_event():
         for prev, e in zip(es, es[1:], strict=False):
             if prev.step < e.step:
                 assert e.after_event == max(e.start, prev.step + 1)
+
+
+def test_guidance_weights_are_tried_only_for_a_model_trained_with_condition_dropout():
+    with pytest.raises(JustAskError, match="condition dropout"):
+        lg.Config(guidance=(1.0, 2.0))
+    for bad in ((), ("x",), (-1.0,), (float("nan"),)):
+        with pytest.raises(JustAskError, match="guidance weights"):
+            lg.Config(guidance=bad)
+    cfg = lg.Config(guidance=(1, 2), mlp=lg.ModelConfig(kind="mlp", condition_dropout=0.2))
+    assert cfg.guidance == (1.0, 2.0)
+    from tests.test_text_steers import text_only_episodes
+
+    texts = text_only_episodes(2)
+    guided = lg.PolicyModel.for_episodes(texts, cfg.mlp, condition="caption")
+    assert lg.rules_for(guided, cfg) == ["argmax", "argmax guided 2", "sample", "sample guided 2"]
+    plain = lg.PolicyModel.for_episodes(texts, lg.ModelConfig(kind="mlp"), condition="caption")
+    assert lg.rules_for(plain, cfg) == ["argmax", "sample"]  # no "asked nothing" policy to guide with
+    assert [lg.acting(r) for r in ("sample", "argmax guided 2")] == [("sample", 1.0), ("argmax", 2.0)]
+
+
+def test_direct_segments_start_where_the_approach_became_direct():
+    # ten steps turning on the spot four cells away, then three steps straight to face the target
+    positions = [(1, 1)] * 10 + [(2, 1), (3, 1), (4, 1)]
+    assert cp.direct_start(positions, (5, 1), 0, 12) == 4  # steps left <= 1.5 x 4 + 3 from step 4 on
+    assert cp.direct_start(positions, (5, 1), 6, 12) == 6  # never before the segment's own start
+    data = play_episodes("GoToLocal", noise=0.25, episodes=4, seed=2)
+    events = cp.caption_episodes(data)
+    direct = cp.segments(data, events, direct=True)
+    flat = [e for es in events for e in es]
+    assert sum(e.direct_from > e.start for e in flat) > 0  # some approaches began with wandering
+    for e, m in zip(flat, direct.metadata, strict=True):
+        assert m["start"] == (e.start if e.kind == "putnext" else e.direct_from) and e.start <= e.direct_from <= e.step
 
 
 def test_pickup_segments_can_reach_back_over_a_drop():

@@ -72,6 +72,10 @@ class Config:
     """'Go to' segments start after the previous event, not after the last change to the world."""
     pickup_across_drop: bool = False
     """'Pick up' segments reach back over drops (they show putting down what was held)."""
+    direct_segments: bool = False
+    """'Go to', 'pick up' and 'open' segments start where the approach to the object became direct (steps left <= 1.5 x distance + 3)."""
+    segment_horizon: int = 0
+    """> 0: a caption labels only the last this many steps before its event (0: from the segment's start)."""
     manner_share: float = 0.0
     """> 0: this share of the shortest and longest third of segments get a manner clause ('quickly', 'after wandering')."""
     kind: str = "mlp"
@@ -96,6 +100,8 @@ class Config:
     """argmax, sample, or best: each model's better one on --valid-episodes own missions apart from the evaluated ones."""
     valid_episodes: int = 100
     """Own-mission episodes (from seed 5000000) that choose each model's action rule."""
+    guidance: tuple[float, ...] = (1.0,)
+    """Guidance weights (1: none) a model trained with condition dropout (--mlp.condition-dropout) is tried at; with --action-rule best, chosen with the rule on the validation episodes."""
     num_envs: int = 50
     """Envs stepped together during evaluation."""
     gif: bool = True
@@ -114,8 +120,16 @@ class Config:
             raise JustAskError(f"--mlp must be an mlp and --dt a dt (got {self.mlp.kind} and {self.dt.kind})")
         if self.action_rule not in (*ACTION_RULES, "best"):
             raise JustAskError(f"unknown action rule '{self.action_rule}' (choose from argmax, sample, best)")
+        try:
+            self.guidance = tuple(float(w) for w in self.guidance)
+        except (TypeError, ValueError):
+            raise JustAskError(f"guidance weights must be numbers in [0, 100], got {self.guidance!r}") from None
+        if not self.guidance or any(not (np.isfinite(w) and 0 <= w <= 100) for w in self.guidance):
+            raise JustAskError(f"guidance weights must be numbers in [0, 100], got {list(self.guidance)}")
+        if self.guidance != (1.0,) and self.model.condition_dropout == 0:
+            raise JustAskError("guidance needs condition dropout: set --mlp.condition-dropout (or --dt.) > 0")
         whole_numbers(self, 1, "play_episodes", "eval_episodes", "valid_episodes", "num_envs")
-        whole_numbers(self, 0, "play_length")
+        whole_numbers(self, 0, "play_length", "segment_horizon")
         for name in ("noisy_share", "noise", "random_share", "manner_share"):
             _share(self, name)
         if self.noisy_share + self.random_share > 1:
@@ -185,6 +199,8 @@ def captioned(
     seed: int = 0,
     goto_from_event: bool = False,
     pickup_across_drop: bool = False,
+    horizon: int = 0,
+    direct: bool = False,
 ) -> tuple[Episodes, dict[str, Any]]:
     """Segments of ``data`` with their captions as the ``caption`` text condition (stored once:
     indices into the unique captions), and counts of what the captioner found (``manner_share``
@@ -192,7 +208,14 @@ def captioned(
     events = cp.caption_episodes(data)
     n_all = sum(len(e) for e in events)
     kept = [cp.held_out_filter(e, held_out) for e in events]
-    segmented = cp.segments(data, kept, goto_from_event=goto_from_event, pickup_across_drop=pickup_across_drop)
+    segmented = cp.segments(
+        data,
+        kept,
+        horizon or None,
+        goto_from_event=goto_from_event,
+        pickup_across_drop=pickup_across_drop,
+        direct=direct,
+    )
     if manner_share > 0:
         segmented = cp.with_manner(segmented, manner_share, seed)
     info = {
@@ -275,8 +298,9 @@ def held_out_instruction(level: str, seed: int, held_out: tuple[tuple[str, str],
 def asked_sets(
     level: str, episodes: int, held_out: tuple[tuple[str, str], ...], seed: int = EVAL_SEED
 ) -> dict[str, dict[str, Any]]:
-    """Three evaluation sets, each ``{"seeds", "asked" (what the model is told), "instructions"
-    (what the env checks, None: its own mission)}``."""
+    """Three evaluation sets, each ``{"seeds", "asked" (what the model is told), "named" (the
+    instruction in BabyAI's grammar that it words), "instructions" (what the env checks, None:
+    its own mission)}``; the paraphrases are marked ``paraphrased``."""
     own_seeds = np.arange(seed, seed + episodes)
     own = ba.env_missions(level, own_seeds)
     held: dict[int, str] = {}
@@ -287,22 +311,47 @@ def asked_sets(
             held[s] = text
         s += 1
     return {
-        "own missions": {"seeds": own_seeds.tolist(), "asked": own, "instructions": None},
-        "held-out compositions": {"seeds": list(held), "asked": list(held.values()), "instructions": held},
+        "own missions": {"seeds": own_seeds.tolist(), "asked": own, "named": own, "instructions": None},
+        "held-out compositions": {
+            "seeds": list(held),
+            "asked": list(held.values()),
+            "named": list(held.values()),
+            "instructions": held,
+        },
         "paraphrases": {
             "seeds": own_seeds.tolist(),
             "asked": [paraphrase(m, k) for k, m in enumerate(own)],
+            "named": own,
+            "paraphrased": True,
             "instructions": None,
         },
     }
 
 
 # ---- asking and judging -----------------------------------------------------------------------
+GUIDED = " guided "  # "sample guided 2": the action rule, then the guidance weight
+
+
+def acting(rule: str) -> tuple[str, float]:
+    """``"sample guided 2"`` -> ``("sample", 2.0)``; a plain rule has guidance 1 (none)."""
+    action_rule, _, weight = rule.partition(GUIDED)
+    return action_rule, float(weight) if weight else 1.0
+
+
+def rules_for(model: Any, cfg: Config) -> list[str]:
+    """The ways of acting ``choose_action_rule`` tries: each action rule, and with guidance
+    weights when the model learned the policy asked nothing (condition dropout)."""
+    weights = cfg.guidance if isinstance(model, PolicyModel) and model.can_guide else (1.0,)
+    return [rule if w == 1.0 else f"{rule}{GUIDED}{w:g}" for rule in ACTION_RULES for w in weights]
+
+
 def asker(model: Any, texts_of: Callable[[np.ndarray], list[str]], action_rule: str, seed: int) -> Any:
     """A policy for ``model`` (a text-conditioned ``PolicyModel`` or the SB3 PPO peer) that asks
-    each episode ``texts_of(seeds)``, acting by ``action_rule`` (``sample``: draws seeded with ``seed``)."""
+    each episode ``texts_of(seeds)``, acting by ``action_rule`` (``sample``: draws seeded with
+    ``seed``; ``... guided W``: with classifier-free guidance of weight W, see ``acting``)."""
+    action_rule, guidance = acting(action_rule)
     if isinstance(model, PolicyModel):
-        return ask(model, text=texts_of, action_rule=action_rule, seed=seed, name="asked")
+        return ask(model, text=texts_of, action_rule=action_rule, seed=seed, name="asked", guidance=guidance)
     from justask.peers.sb3_language import InstructedSB3Policy  # trained with the embedding in its observation
 
     return InstructedSB3Policy(model, texts_of, name="asked", action_rule=action_rule, seed=seed)
@@ -359,47 +408,89 @@ def evaluate_asked(
 
 
 def choose_action_rule(model: Any, cfg: Config, seed: int = 0) -> tuple[str, dict[str, float]]:
-    """``cfg.action_rule``, or for ``best`` the rule with the higher success on
-    ``cfg.valid_episodes`` own missions from ``VALID_SEED`` on (ties: argmax), with both scores."""
+    """``cfg.action_rule``, or for ``best`` the way of acting (``rules_for``: argmax or sample,
+    each at every guidance weight) with the highest success on ``cfg.valid_episodes`` own
+    missions from ``VALID_SEED`` on (ties: the first), with every score."""
+    candidates = rules_for(model, cfg)
     if cfg.action_rule in ACTION_RULES:
-        return cfg.action_rule, {}
+        candidates = [r for r in candidates if acting(r)[0] == cfg.action_rule]
+        if len(candidates) == 1:
+            return candidates[0], {}
     seeds = np.arange(VALID_SEED, VALID_SEED + cfg.valid_episodes)
     valid = {"seeds": seeds.tolist(), "asked": ba.env_missions(cfg.level, seeds), "instructions": None}
     scores = {
         rule: evaluate_asked(model, cfg.level, valid, cfg.num_envs, action_rule=rule, seed=seed)["success"]
-        for rule in ACTION_RULES
+        for rule in candidates
     }
-    return max(ACTION_RULES, key=lambda r: scores[r]), scores
+    return max(candidates, key=lambda r: scores[r]), scores
 
 
 # ---- does the instruction steer? --------------------------------------------------------------
-CONTROLS = ("shuffled", "irrelevant")
+CONTROLS = ("other", "shuffled", "irrelevant")
+CONTROL_NAMES = {
+    "other": "another object in the room",
+    "shuffled": "another episode's instruction",
+    "irrelevant": f"'{IRRELEVANT}'",
+}
 
 
-def control_sets(asked_set: dict[str, Any], seed: int) -> dict[str, dict[str, Any]]:
+def control_sets(asked_set: dict[str, Any], seed: int, level: str) -> dict[str, dict[str, Any]]:
     """The steering controls of an evaluation set: the same episodes (and the same instructions
-    checked by the env), each asked another episode's instruction of the set (a derangement drawn
-    with ``seed``) or ``IRRELEVANT``."""
-    asked = list(asked_set["asked"])
+    checked by the env), each asked the same verb about another object in its room (``other``:
+    ``captions.other_object_instruction``; another episode's instruction where the room has
+    none), another episode's instruction of the set (``shuffled``, a derangement drawn with
+    ``seed``) or ``IRRELEVANT``. Paraphrase sets ask the controls paraphrased the same way."""
+    asked, named = list(asked_set["asked"]), list(asked_set["named"])
     perm = derangement(len(asked), seed)
+    other_named = []
+    for k, (s, text) in enumerate(zip(asked_set["seeds"], named, strict=True)):
+        other_named.append(cp.other_object_instruction(level, int(s), text) or named[perm[k]])
+    other_asked = [paraphrase(t, k) for k, t in enumerate(other_named)] if asked_set.get("paraphrased") else other_named
     return {
-        "shuffled": {**asked_set, "asked": [asked[k] for k in perm]},
-        "irrelevant": {**asked_set, "asked": [IRRELEVANT] * len(asked)},
+        "other": {**asked_set, "asked": other_asked, "named": other_named},
+        "shuffled": {**asked_set, "asked": [asked[k] for k in perm], "named": [named[k] for k in perm]},
+        "irrelevant": {**asked_set, "asked": [IRRELEVANT] * len(asked), "named": [None] * len(asked)},
     }
 
 
-def outcome_string(episodes: Episodes) -> str:
-    """Per-episode success as a string of 0/1, in the set's order (pairs episodes across runs)."""
-    return "".join("1" if r > 0 else "0" for r in episodes.returns())
+def episode_record(episodes: Episodes, level: str, named: Sequence[str | None]) -> dict[str, Any]:
+    """Per episode, in the set's order: success (a string of 0/1, judged by the env's
+    instruction), steps when it succeeded (0: failed), and whether the first object the agent
+    faced (go to) or picked up (pick up, put next to) is one the asked instruction names (a
+    string of 1/0; ``-`` where nothing was named)."""
+    success = episodes.returns() > 0
+    first = []
+    for i, text in enumerate(named):
+        if text is None:
+            first.append("-")
+            continue
+        ep = episodes.episode(i)
+        seed = int(ep["metadata"]["seed"])
+        kind, objects = cp.named_objects(level, seed, text)
+        first.append("1" if cp.first_object(level, seed, ep["actions"], kind) in objects else "0")
+    return {
+        "success": "".join("1" if w else "0" for w in success),
+        "steps": [int(n) if w else 0 for n, w in zip(episodes.lengths, success, strict=True)],
+        "first": "".join(first),
+    }
 
 
-def steering_summary(per_episode: dict[str, str]) -> dict[str, Any]:
+def steering_summary(per_episode: dict[str, Any]) -> dict[str, Any]:
     """Success asked the own instruction and each control, and the gaps (own minus control)
-    with paired-bootstrap 95% CIs over episodes; ``per_episode`` strings as ``outcome_string``."""
-    values = {name: np.array([c == "1" for c in text], dtype=np.float64) for name, text in per_episode.items()}
+    with paired-bootstrap 95% CIs over episodes; mean steps of the successes and the share whose
+    first object is the asked one, where recorded. ``per_episode``: per name (``asked`` and the
+    controls) an ``episode_record`` or its success string alone."""
+    records = {name: r if isinstance(r, dict) else {"success": r} for name, r in per_episode.items()}
+    values = {name: np.array([c == "1" for c in r["success"]], dtype=np.float64) for name, r in records.items()}
     out: dict[str, Any] = {"episodes": len(values["asked"])}
     for name, v in values.items():
         out[name] = {"mean": round(float(v.mean()), 4), "ci95": [round(x, 4) for x in bootstrap_ci(v)]}
+        steps = [n for n in records[name].get("steps", []) if n > 0]
+        if steps:
+            out[name]["steps_to_success"] = round(float(np.mean(steps)), 2)
+        first = [c == "1" for c in records[name].get("first", "") if c != "-"]
+        if first:
+            out[name]["first_is_asked"] = round(float(np.mean(first)), 4)
     for name in CONTROLS:
         if name in values:
             gap = values["asked"] - values[name]
@@ -413,8 +504,21 @@ def pooled_steering(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for key in dict.fromkeys((r["model"], r["set"]) for r in rows):
         mine = [r for r in rows if (r["model"], r["set"]) == key]
         names = [n for n in ("asked", *CONTROLS) if all(n in r["per_episode"] for r in mine)]
-        joined = {n: "".join(r["per_episode"][n] for r in mine) for n in names}
+        joined = {n: _joined([r["per_episode"][n] for r in mine]) for n in names}
         out.append({"model": key[0], "set": key[1], "seeds": [r["seed"] for r in mine], **steering_summary(joined)})
+    return out
+
+
+def _joined(records: Sequence[Any]) -> Any:
+    """Episode records (or success strings) of several seeds as one, in order."""
+    if all(isinstance(r, str) for r in records):
+        return "".join(records)
+    records = [r if isinstance(r, dict) else {"success": r} for r in records]
+    out: dict[str, Any] = {"success": "".join(r["success"] for r in records)}
+    if all("steps" in r for r in records):
+        out["steps"] = [n for r in records for n in r["steps"]]
+    if all("first" in r for r in records):
+        out["first"] = "".join(r["first"] for r in records)
     return out
 
 
@@ -489,7 +593,16 @@ def train_models(cfg: Config, folder: Path, seed: int, timings: dict[str, float]
     play = play_data(cfg, seed, progress=True)
     timings["play_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    segmented, info = captioned(play, cfg.held_out, cfg.manner_share, seed, cfg.goto_from_event, cfg.pickup_across_drop)
+    segmented, info = captioned(
+        play,
+        cfg.held_out,
+        cfg.manner_share,
+        seed,
+        cfg.goto_from_event,
+        cfg.pickup_across_drop,
+        cfg.segment_horizon,
+        cfg.direct_segments,
+    )
     timings["captions_s"] = time.perf_counter() - t0
     _log(f"captioned {info['segments']} segments ({info['unique_captions']} distinct captions)")
     t0 = time.perf_counter()
@@ -530,9 +643,10 @@ def evaluate_model(
         _log(f"  {name} / {set_name} ({rule}): success {rows[-1]['success']:.2f}")
         if set_name not in SET_NAMES:
             continue
-        per_episode = {"asked": outcome_string(episodes)}
-        for control, asked_set in control_sets(sets[set_name], seed).items():
-            per_episode[control] = outcome_string(asked_episodes(model, cfg.level, asked_set, cfg.num_envs, rule, seed))
+        per_episode = {"asked": episode_record(episodes, cfg.level, sets[set_name]["named"])}
+        for control, asked_set in control_sets(sets[set_name], seed, cfg.level).items():
+            told = asked_episodes(model, cfg.level, asked_set, cfg.num_envs, rule, seed)
+            per_episode[control] = episode_record(told, cfg.level, asked_set["named"])
         row = {"model": name, "set": set_name, "seed": seed, "action_rule": rule, "per_episode": per_episode}
         steering_rows.append({**row, **steering_summary(per_episode)})
         _log("  " + steering_line(steering_rows[-1]))
@@ -595,7 +709,7 @@ def render_gif(
     return rollout_gif(
         path,
         ba.env_id(level),
-        ask(model, text, action_rule=rule, seed=seed),
+        ask(model, text, action_rule=acting(rule)[0], seed=seed, guidance=acting(rule)[1]),
         seed=held_out["seeds"][0],
         caption=f"asked: {text} ({rule})",
         reset_options={"instruction": text},
@@ -791,21 +905,34 @@ def _steering_section(report: dict[str, Any]) -> list[str]:
         "## Does the instruction steer?",
         "",
         "Beside each evaluation set, the same episodes (and the same instruction checked by the env) with each "
-        f"episode asked another episode's instruction of the set (*shuffled*) or '{IRRELEVANT}' (*irrelevant*); "
-        "gap = success asked its own instruction minus the control's, paired bootstrap 95% CI over the episodes"
-        + (" of every seed." if len(report["seeds"]) > 1 else "."),
+        "episode asked the same verb about another object in its room (*other*), another episode's instruction of "
+        f"the set (*shuffled*) or '{IRRELEVANT}' (*irrelevant*). Success; **steering gap** = success asked its own "
+        "instruction minus asked another object's, paired bootstrap 95% CI over the episodes"
+        + (" of every seed" if len(report["seeds"]) > 1 else "")
+        + "; steps = mean steps of the successes; first = share of episodes whose first object faced (go to) or "
+        "picked up (pick up, put next to) is the one asked for (own: the mission's object; other: the other object).",
         "",
-        "| model | set | own | shuffled | irrelevant | own − shuffled | own − irrelevant |",
-        "|---|---|---|---|---|---|---|",
+        "| model | set | own | other | shuffled | irrelevant | steering gap (own − other) | own − irrelevant "
+        "| steps own / other | first own / other |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def gap(r: dict[str, Any], c: str) -> str:
+        g = r.get(f"gap_{c}")
+        return "—" if g is None else f"{g['mean']:+.2f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}]"
+
+    def pair(r: dict[str, Any], field: str, fmt: str) -> str:
+        got = [r.get(c, {}).get(field) for c in ("asked", "other")]
+        return " / ".join("—" if v is None else format(v, fmt) for v in got)
+
     for r in report["steering"]:
         cells = [f"{r['asked']['mean']:.2f}"]
         cells += [f"{r[c]['mean']:.2f}" if c in r else "—" for c in CONTROLS]
         cells += [
-            f"{r[f'gap_{c}']['mean']:+.2f} [{r[f'gap_{c}']['ci95'][0]:+.2f}, {r[f'gap_{c}']['ci95'][1]:+.2f}]"
-            if f"gap_{c}" in r
-            else "—"
-            for c in CONTROLS
+            gap(r, "other"),
+            gap(r, "irrelevant"),
+            pair(r, "steps_to_success", ".1f"),
+            pair(r, "first_is_asked", ".2f"),
         ]
         lines.append(f"| {r['model']} | {r['set']} | " + " | ".join(cells) + " |")
     return lines

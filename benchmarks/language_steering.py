@@ -4,7 +4,8 @@ one BabyAI level, each measured by the steering control that names another objec
     python benchmarks/language_steering.py [--level GoToLocal] [--seeds 0] [--episodes 200]
 
 Each variant is the language recipe (``justask.recipes.language``) with a few options changed;
-instruction BC is trained beside the variants whose play budget it matches (equal env steps).
+instruction BC is trained beside some, on as many env steps as that variant's play (and with its
+'done' step where the variant has one).
 Every model is asked its own mission, the same verb about another object in its room, another
 episode's mission and an irrelevant sentence on the same episodes; the steering gap is own minus
 other (paired bootstrap CI). Writes ``benchmarks/results/language_steering.{json,md,png}`` and
@@ -24,15 +25,24 @@ sys.path.insert(0, str(ROOT.parent))
 
 # name -> (what it changes, the recipe options); "peer": instruction BC trained beside it.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "plain": ("segments from the last change to the world (the recipe's default)", {"peer": True}),
+    "plain": ("segments from the last change to the world (the recipe's default until now)", {"peer": True}),
     "goto_from_event": ("'go to' segments start after the previous event", {"goto_from_event": True}),
     "direct": ("'go to'/'pick up' segments start where the approach became direct", {"direct_segments": True}),
+    "goto_from_event_done": (
+        "'go to' from the previous event; every segment and every BC demo ends with 'done' in its final state "
+        "(the recipe's default now)",
+        {"goto_from_event": True, "done_step": True, "peer": True},
+    ),
     "goto_from_event_5x": (
         "'go to' from the previous event, 5x the play",
         {"goto_from_event": True, "play_episodes": 1000, "peer": True},
     ),
+    "goto_from_event_done_5x": (
+        "'go to' from the previous event and the 'done' step, 5x the play",
+        {"goto_from_event": True, "done_step": True, "play_episodes": 1000, "peer": True},
+    ),
     "goto_from_event_5x_guided": (
-        "the same, condition dropout 0.2, guidance 1/2/3 chosen on validation",
+        "'go to' from the previous event, 5x the play, condition dropout 0.2, guidance 1/2/3 chosen on validation",
         {"goto_from_event": True, "play_episodes": 1000, "dropout": 0.2, "guidance": (1.0, 2.0, 3.0)},
     ),
 }
@@ -54,7 +64,7 @@ def config_for(name: str, args: argparse.Namespace) -> Any:
         gif=False,
         overwrite=True,
         mlp=dataclasses.replace(base.mlp, condition_dropout=dropout),
-        **{"peer": False, **options},
+        **{"peer": False, "goto_from_event": False, "done_step": False, **options},
     )
 
 
@@ -67,7 +77,7 @@ def rows_of(name: str, report: dict[str, Any]) -> list[dict[str, Any]]:
         env_steps = report["data"]["play_steps"]
         out.append(
             {
-                "variant": name if not model.startswith("instruction BC") else f"instruction BC ({name}'s budget)",
+                "variant": name if not model.startswith("instruction BC") else f"instruction BC ({name})",
                 "model": model,
                 "set": r["set"],
                 "episodes": r["episodes"],

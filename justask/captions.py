@@ -262,6 +262,33 @@ def segments(
     return Episodes.from_episode_list(pieces, episodes.observation_space, episodes.action_space, env_id=episodes.env_id)
 
 
+def with_done_step(episodes: Episodes) -> Episodes:
+    """Each episode one step longer: in its final state the agent says it is done (BabyAI's
+    ``done`` action, which leaves the world as it is), and that step ends it (reward 1 moves to
+    it). A model trained on it stops where the sentence it was told is fulfilled — in front of
+    the asked object, not the one beside it — instead of acting on from there as it never saw.
+    For captioned segments and instruction BC's demos alike; conditions are dropped (caption
+    after this)."""
+    done = ba.ACTIONS.index("done")
+    pieces = []
+    for i in range(episodes.num_episodes):
+        ep = episodes.episode(i)
+        n = len(ep["actions"])
+        rewards = np.append(ep["rewards"], 0.0).astype(np.float32)
+        rewards[-1], rewards[n - 1] = rewards[n - 1], 0.0
+        pieces.append(
+            {
+                "observations": np.concatenate([ep["observations"], ep["observations"][-1:]]),
+                "actions": np.append(ep["actions"], done).astype(ep["actions"].dtype),
+                "rewards": rewards,
+                "terminations": np.arange(n + 1) == n,
+                "truncations": np.zeros(n + 1, dtype=bool),
+                "metadata": {**ep["metadata"], "done_step": True},
+            }
+        )
+    return Episodes.from_episode_list(pieces, episodes.observation_space, episodes.action_space, env_id=episodes.env_id)
+
+
 def with_manner(segmented: Episodes, share: float = 0.5, seed: int = 0) -> Episodes:
     """Manner clauses by length: among the segments of each kind of event, the shortest third's
     captions may end in "quickly" and the longest third's in "after wandering" (the middle third

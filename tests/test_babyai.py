@@ -476,6 +476,23 @@ def test_guidance_weights_are_tried_only_for_a_model_trained_with_condition_drop
     assert [lg.acting(r) for r in ("sample", "argmax guided 2")] == [("sample", 1.0), ("argmax", 2.0)]
 
 
+def test_a_done_step_ends_every_segment_in_its_final_state():
+    data = play_episodes("GoToLocal", noise=0.0, episodes=2, seed=3)
+    segmented = cp.segments(data, cp.caption_episodes(data))
+    done = cp.with_done_step(segmented)
+    assert done.num_episodes == segmented.num_episodes
+    assert (done.lengths == segmented.lengths + 1).all()
+    for i in (0, segmented.num_episodes - 1):
+        before, after = segmented.episode(i), done.episode(i)
+        assert after["actions"][-1] == ba.ACTIONS.index("done")
+        assert (after["actions"][:-1] == before["actions"]).all()
+        assert (after["observations"][-1] == after["observations"][-2]).all()  # 'done' leaves the world as it is
+        assert after["rewards"].sum() == 1 and after["rewards"][-1] == 1 and after["terminations"][-1]
+        assert after["metadata"]["caption"] == before["metadata"]["caption"]
+    captioned = cp.with_captions(done)  # the caption covers the done step too
+    assert len(captioned.conditions[cp.CAPTION]) == done.num_steps
+
+
 def test_direct_segments_start_where_the_approach_became_direct():
     # ten steps turning on the spot four cells away, then three steps straight to face the target
     positions = [(1, 1)] * 10 + [(2, 1), (3, 1), (4, 1)]

@@ -68,12 +68,14 @@ class Config:
     """Steps per play episode (0: the level's own, 128; GoTo 576); shorter = more rooms per env step."""
     held_out: tuple[tuple[str, str], ...] = HELD_OUT
     """Colour-object pairs no training caption or mission names (space-separated: colour type colour type ...)."""
-    goto_from_event: bool = False
-    """'Go to' segments start after the previous event, not after the last change to the world."""
+    goto_from_event: bool = True
+    """'Go to' segments start after the previous event (each step carries one 'go to' caption: the next object faced), not after the last change to the world."""
     pickup_across_drop: bool = False
     """'Pick up' segments reach back over drops (they show putting down what was held)."""
     direct_segments: bool = False
     """'Go to', 'pick up' and 'open' segments start where the approach to the object became direct (steps left <= 1.5 x distance + 3)."""
+    done_step: bool = True
+    """Every captioned segment, and instruction BC's demos alike, ends with the agent saying it is done (BabyAI's 'done' action, one more step in the final state)."""
     segment_horizon: int = 0
     """> 0: a caption labels only the last this many steps before its event (0: from the segment's start)."""
     manner_share: float = 0.0
@@ -201,6 +203,7 @@ def captioned(
     pickup_across_drop: bool = False,
     horizon: int = 0,
     direct: bool = False,
+    done_step: bool = False,
 ) -> tuple[Episodes, dict[str, Any]]:
     """Segments of ``data`` with their captions as the ``caption`` text condition (stored once:
     indices into the unique captions), and counts of what the captioner found (``manner_share``
@@ -216,6 +219,8 @@ def captioned(
         pickup_across_drop=pickup_across_drop,
         direct=direct,
     )
+    if done_step:
+        segmented = cp.with_done_step(segmented)
     if manner_share > 0:
         segmented = cp.with_manner(segmented, manner_share, seed)
     info = {
@@ -602,6 +607,7 @@ def train_models(cfg: Config, folder: Path, seed: int, timings: dict[str, float]
         cfg.pickup_across_drop,
         cfg.segment_horizon,
         cfg.direct_segments,
+        cfg.done_step,
     )
     timings["captions_s"] = time.perf_counter() - t0
     _log(f"captioned {info['segments']} segments ({info['unique_captions']} distinct captions)")
@@ -615,6 +621,7 @@ def train_models(cfg: Config, folder: Path, seed: int, timings: dict[str, float]
         demos = instruction_data(cfg, seed, play.num_steps)
         data["demo_episodes"], data["demo_steps"] = demos.num_episodes, demos.num_steps
         source = f"BabyAI {cfg.level} bot demos (seed {seed}) with their true missions"
+        demos = cp.with_done_step(demos) if cfg.done_step else demos
         models["instruction_bc"] = train_text_model(with_missions(demos), cfg, folder / "instruction_bc", seed, source)
         timings["peer_s"] = time.perf_counter() - t0
     if cfg.ppo_budget > 0:
@@ -827,7 +834,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"held-out pair ({', '.join(f'{c} {o}' for c, o in cfg['held_out'])}): {data['segments']:,} captioned segments, "
         f"{data['unique_captions']} distinct captions ({', '.join(f'{k} {v}' for k, v in data['kinds'].items())})."
         + ("" if not cfg.get("pickup_across_drop") else " 'Pick up' segments reach back over drops.")
-        + ("" if not cfg.get("goto_from_event") else " 'Go to' segments start after the previous event."),
+        + ("" if not cfg.get("goto_from_event") else " 'Go to' segments start after the previous event.")
+        + ("" if not cfg.get("direct_segments") else " Segments start where the approach became direct.")
+        + ("" if not cfg.get("segment_horizon") else f" Segments keep their last {cfg['segment_horizon']} steps.")
+        + (
+            ""
+            if not cfg.get("done_step")
+            else " Every segment (and every instruction BC demo) ends with the agent saying 'done' in its final state."
+        ),
     ]
     if "demo_steps" in data:
         lines += [
@@ -1017,10 +1031,13 @@ def plot_success(report: dict[str, Any], path: Path) -> None:
 
 # ---- the benchmark configurations -------------------------------------------------------------
 def _benchmark(level: str, **changes: Any) -> Config:
-    """A run recorded in benchmarks/results by benchmarks/language.py: seeds 0-2, 500 play episodes,
+    """A run recorded in benchmarks/results by benchmarks/language.py (with the segments of then:
+    from the last change to the world, no 'done' step): seeds 0-2, 500 play episodes,
     4000 gradient steps, 200 episodes per set, manner clauses on half the captions, the PPO peer at
     the play data's env steps, one torch thread (the seeds ran side by side); ``changes`` on top."""
     settings: dict[str, Any] = dict(
+        goto_from_event=False,  # recorded before these two became the defaults
+        done_step=False,
         seeds=(0, 1, 2),
         play_episodes=500,
         train=TrainConfig(steps=4000, batch_size=256, threads=1, device="cpu"),
@@ -1038,7 +1055,9 @@ def _hindsight_only(level: str, **changes: Any) -> Config:
 
 PRESETS = {
     # `justask demo language --threads 1` (language_demo_quick_run.md)
-    "quick": Config(train=TrainConfig(steps=2000, batch_size=256, threads=1, device="cpu")),
+    "quick": Config(
+        train=TrainConfig(steps=2000, batch_size=256, threads=1, device="cpu"), goto_from_event=False, done_step=False
+    ),
     "gotolocal": _benchmark("GoToLocal"),
     "pickuploc": _benchmark("PickupLoc"),
     "putnextlocal": _benchmark("PutNextLocal"),

@@ -93,7 +93,7 @@ def ask(
     agent = Agent(
         model,
         requests,
-        name=name or f"{kind}@{display(asked)}/{action_rule}",
+        name=name or f"{kind}@{display(asked)}/{action_rule}" + (f" guided {guidance:g}" if guidance != 1 else ""),
         asked=asked,
         action_rule=action_rule,
         seed=int(seed),

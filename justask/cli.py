@@ -391,6 +391,9 @@ def eval_command(cfg: Eval) -> None:
     rows = [r.to_json() for r in results.values()]
     report: dict[str, Any] = {"run": cfg.run, "env_id": env_id, "agents": rows}
     markdown = f"# Evaluation of {cfg.run} on {env_id}\n\n{results_table(rows)}\n"
+    if cfg.guidance != 1:
+        report["guidance"] = cfg.guidance
+        markdown += f"\nEvery agent asked with classifier-free guidance, weight {cfg.guidance:g}.\n"
     asked_info = _asked_info(spec, agent.info)
     if asked_info:
         report["asked"] = asked_info

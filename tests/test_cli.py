@@ -113,6 +113,23 @@ def test_eval_acts_with_the_kv_cache_on_a_dt_run(run):
     assert [a["episodes"] for a in report["agents"]] == [4, 4]
 
 
+def test_a_model_trained_with_condition_dropout_is_asked_with_guidance(run, tiny_run):
+    args = ["train", "--dataset", "./data/tiny", "--run", "runs/cfg", "--model.kind", "mlp", "--train.batch-size", 8]
+    r = run(*args, "--train.steps", 10, "--train.no-progress", "--model.condition-dropout", 0.2)
+    assert r.exit_code == 0, r.output
+    r = run("eval", "runs/cfg", "--episodes", 3, "--num-envs", 3, "--guidance", 2, "--steering")
+    assert r.exit_code == 0, r.output
+    report = json.loads(Path("runs/cfg/eval/report.json").read_text())
+    assert [a["episodes"] for a in report["agents"]] == [3, 3] and "gap_shuffled" in report["steering"]
+    assert report["guidance"] == 2 and all(a["name"].endswith("guided 2") for a in report["agents"])
+    assert run("ask", "runs/cfg", "--guidance", 3, "--gif", "runs/cfg/g.gif").exit_code == 0
+    one_line_error(run("ask", tiny_run, "--guidance", 2), "condition dropout")
+    one_line_error(run("ask", "runs/cfg", "--guidance", -1), "guidance must be")
+    bad = ["train", "--dataset", "./data/tiny", "--run", "runs/bad", "--model.condition-dropout", 1.5]
+    one_line_error(run(*bad), "condition_dropout")
+    assert not Path("runs/bad").exists()
+
+
 def test_train_resume_continues_a_killed_run(run, tiny_run):
     args = ["train", "--dataset", "./data/tiny", "--run", tiny_run, "--model.kind", "mlp", "--train.batch-size", 8]
     r = run(*args, "--train.steps", 20, "--train.no-progress", "--resume")

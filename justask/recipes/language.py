@@ -840,7 +840,9 @@ def markdown(report: dict[str, Any]) -> str:
         + (
             ""
             if not cfg.get("done_step")
-            else " Every segment (and every instruction BC demo) ends with the agent saying 'done' in its final state."
+            else " Every segment"
+            + (" (and every instruction BC demo)" if cfg.get("peer") else "")
+            + " ends with the agent saying 'done' in its final state."
         ),
     ]
     if "demo_steps" in data:

@@ -118,12 +118,12 @@ def plot(rows: list[dict[str, Any]], path: Path, level: str) -> None:
         ax.bar(x + (k - 1) * 0.27, means, 0.27, yerr=[lo, hi], color=colour, label=label, capsize=3)
     for i, r in enumerate(own_rows):
         g = r["steering_gap"]
-        ax.text(i, 1.02, f"gap {g['mean']:+.2f}", ha="center", fontsize=8)
+        ax.text(i, 1.0, f"gap {g['mean']:+.2f}", ha="center", fontsize=8)
     ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, 1.25)
     ax.set_ylabel("success (the env's mission)")
     ax.set_title(f"BabyAI {level}, own missions: does the sentence steer? (95% bootstrap CIs)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper right", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -10,12 +10,14 @@ Every model is asked its own mission, the same verb about another object in its 
 episode's mission and an irrelevant sentence on the same episodes; the steering gap is own minus
 other (paired bootstrap CI). Writes ``benchmarks/results/language_steering.{json,md,png}`` and
 ``benchmarks/results/language_summary.json`` (``[{level, set, model, success, ci95,
-steering_gap, steps_to_success, env_steps}]``); the runs go to ``--run``.
+steering_gap, steps_to_success, env_steps}]``, one file over every level run: a level's rows
+are replaced when it is run again); the runs go to ``--run``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -197,7 +199,15 @@ def main(argv: list[str] | None = None) -> int:
         }
         for r in rows
     ]
-    write_json(out.parent / "language_summary.json", {"rows": summary, "provenance": prov})
+    summary_path = out.parent / "language_summary.json"
+    try:  # the other levels' rows stay: one summary over every level measured
+        earlier = json.loads(summary_path.read_text())
+        kept = [r for r in earlier["rows"] if r["level"] != args.level]
+        provenances = {k: v for k, v in earlier.get("provenance_by_level", {}).items() if k != args.level}
+    except (OSError, ValueError, KeyError):
+        kept, provenances = [], {}
+    provenances[args.level] = prov
+    write_json(summary_path, {"rows": kept + summary, "provenance_by_level": provenances})
     print(f"wrote {out.with_suffix('.md')}", flush=True)
     return 0
 

@@ -19,6 +19,13 @@ and the trajectory starts in a state the instruction makes sense in. A put-next'
 where the segment of the pickup of the object it moved starts: "put the red ball next to the
 blue key" covers fetching the ball too, as an agent asked for it (empty-handed) must. Objects are
 named as BabyAI does: "the" when the description is unique in the level, "a" when several match.
+
+Options of ``segments`` change where a segment starts (after the previous event: each step then
+carries one "go to" caption, the next object faced; where the approach became direct; the last
+N steps); ``with_done_step`` ends each with the agent saying it is done. The steering measurement
+reads a replay too: ``first_object`` (what was faced or picked up first), ``named_objects`` (what
+an instruction's description matches) and ``other_object_instruction`` (the same verb about
+another object in the room: the control a model that ignores the sentence cannot pass).
 """
 
 from __future__ import annotations

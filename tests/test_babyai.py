@@ -458,6 +458,21 @@ def test_goto_segments_can_start_after_the_previous_event():
                 assert e.after_event == max(e.start, prev.step + 1)
 
 
+def test_location_clauses_parse_to_the_levels_own_descriptions():
+    level = "PickupLoc"
+    seeds = range(3_000_000, 3_000_040)
+    with_location = 0
+    for seed, mission in zip(seeds, ba.env_missions(level, seeds), strict=True):
+        env = ba.make_level(level)
+        ba.quiet_reset(env, seed)
+        own = {(o.color, o.type) for o in env.instrs.desc.find_matching_objs(env)[0]}
+        assert cp.named_objects(level, seed, mission) == ("pickup", own)  # the verifier's own matching
+        with_location += any(phrase in mission for phrase in ba.LOCATIONS)
+    assert with_location > 5
+    instr = ba.parse_instruction("put the red ball behind you next to a key in front of you")
+    assert (instr.desc_move.loc, instr.desc_fixed.loc) == ("behind", "front")
+
+
 def test_guidance_weights_are_tried_only_for_a_model_trained_with_condition_dropout():
     with pytest.raises(JustAskError, match="condition dropout"):
         lg.Config(guidance=(1.0, 2.0))

@@ -75,7 +75,12 @@ def quiet_reset(env: Any, seed: int) -> dict[str, Any]:
 
 
 # ---- instructions -----------------------------------------------------------------------------
-_OBJ = rf"(?:the|a)\s+(?:({'|'.join(COLOURS)})\s+)?({'|'.join(OBJECT_TYPES)})"
+# BabyAI's location clauses, relative to where the agent starts (ObjDesc.loc)
+LOCATIONS = {"on your left": "left", "on your right": "right", "in front of you": "front", "behind you": "behind"}
+_OBJ = (
+    rf"(?:the|a)\s+(?:({'|'.join(COLOURS)})\s+)?({'|'.join(OBJECT_TYPES)})"
+    rf"(?:\s+({'|'.join(LOCATIONS)}))?"
+)
 _PATTERNS = {
     "goto": re.compile(rf"^go to {_OBJ}$"),
     "pickup": re.compile(rf"^pick up {_OBJ}$"),
@@ -98,7 +103,8 @@ def split_manner(text: str) -> tuple[str, str | None]:
 
 def parse_instruction(text: str) -> Any:
     """A sentence of BabyAI's grammar (``go to / pick up / open / put .. next to ..`` with
-    ``the|a [colour] key|ball|box|door``), optionally ending in a manner clause (``MANNERS``,
+    ``the|a [colour] key|ball|box|door [on your left|on your right|in front of you|behind
+    you]``), optionally ending in a manner clause (``MANNERS``,
     which the verifier does not check) -> a BabyAI ``Instr`` for its verifier."""
     from minigrid.envs.babyai.core.verifier import GoToInstr, ObjDesc, OpenInstr, PickupInstr, PutNextInstr
 
@@ -108,19 +114,24 @@ def parse_instruction(text: str) -> Any:
         if not m:
             continue
         if kind == "putnext":
-            colour_a, type_a, colour_b, type_b = m.groups()
+            colour_a, type_a, loc_a, colour_b, type_b, loc_b = m.groups()
             if type_a == "door":
                 raise JustAskError(f"'{text}': a door cannot be moved")
-            return PutNextInstr(ObjDesc(type_a, colour_a), ObjDesc(type_b, colour_b))
-        colour, obj = m.groups()
+            return PutNextInstr(
+                ObjDesc(type_a, colour_a, LOCATIONS.get(loc_a)), ObjDesc(type_b, colour_b, LOCATIONS.get(loc_b))
+            )
+        colour, obj, loc = m.groups()
         if kind == "open" and obj != "door":
             raise JustAskError(f"'{text}': only doors can be opened")
         if kind == "pickup" and obj == "door":
             raise JustAskError(f"'{text}': a door cannot be picked up")
-        return {"goto": GoToInstr, "pickup": PickupInstr, "open": OpenInstr}[kind](ObjDesc(obj, colour))
+        return {"goto": GoToInstr, "pickup": PickupInstr, "open": OpenInstr}[kind](
+            ObjDesc(obj, colour, LOCATIONS.get(loc))
+        )
     raise JustAskError(
         f"'{text}' is not an instruction the BabyAI verifier can check (it checks: go to / pick up / open / "
-        "put ... next to ..., about the|a [colour] key|ball|box|door, optionally ending in 'quickly' or "
+        "put ... next to ..., about the|a [colour] key|ball|box|door [on your left|right, in front of you, behind you], "
+        "optionally ending in 'quickly' or "
         "'after wandering')"
     )
 

@@ -106,7 +106,7 @@ def plot(rows: list[dict[str, Any]], path: Path, level: str) -> None:
     own_rows = [r for r in rows if r["set"] == "own missions"]
     labels = [r["variant"].replace("_", " ") for r in own_rows]
     x = np.arange(len(own_rows))
-    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(own_rows)), 4.5))
+    fig, ax = plt.subplots(figsize=(max(8.5, 1.3 * len(own_rows)), 4.5))
     for k, (key, colour, label) in enumerate(
         (
             ("own", "tab:blue", "told its mission"),
@@ -124,7 +124,7 @@ def plot(rows: list[dict[str, Any]], path: Path, level: str) -> None:
     ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylim(0, 1.25)
     ax.set_ylabel("success (the env's mission)")
-    ax.set_title(f"BabyAI {level}, own missions: does the sentence steer? (95% bootstrap CIs)")
+    ax.set_title(f"BabyAI {level}, own missions: does the sentence steer? (95% bootstrap CIs)", fontsize=10)
     ax.legend(fontsize=8, loc="upper right", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

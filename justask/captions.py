@@ -30,8 +30,9 @@ another object in the room: the control a model that ignores the sentence cannot
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -344,6 +345,21 @@ def first_object(level: str, seed: int, actions: Sequence[int], kind: str) -> tu
     return None
 
 
+@contextlib.contextmanager
+def _asked_in_room(level: str, seed: int, instruction: str) -> Iterator[tuple[Any, Any, set[tuple[str, str]]]]:
+    """The parsed instruction, the level reset with ``seed``, and the (colour, type) of every
+    object its description (of the object to move, for put next to) matches there."""
+    instr = ba.parse_instruction(instruction)
+    env = ba.make_level(level, max_steps=10**6)
+    try:
+        ba.quiet_reset(env, seed)
+        desc = instr.desc if hasattr(instr, "desc") else instr.desc_move
+        matched, _ = desc.find_matching_objs(env)
+        yield instr, env, {_identity(o) for o in matched}
+    finally:
+        env.close()
+
+
 def named_objects(level: str, seed: int, instruction: str) -> tuple[str, set[tuple[str, str]]]:
     """What an instruction of BabyAI's grammar asks to act on first in the episode of ``seed``:
     (``goto`` or ``pickup``, the (colour, type) of every object in the room its description
@@ -351,16 +367,8 @@ def named_objects(level: str, seed: int, instruction: str) -> tuple[str, set[tup
     the object picked up."""
     from minigrid.envs.babyai.core.verifier import GoToInstr, OpenInstr
 
-    instr = ba.parse_instruction(instruction)
-    env = ba.make_level(level, max_steps=10**6)
-    try:
-        ba.quiet_reset(env, seed)
-        desc = instr.desc if hasattr(instr, "desc") else instr.desc_move
-        objects, _ = desc.find_matching_objs(env)
-        kind = "goto" if isinstance(instr, (GoToInstr, OpenInstr)) else "pickup"
-        return kind, {_identity(o) for o in objects}
-    finally:
-        env.close()
+    with _asked_in_room(level, seed, instruction) as (instr, _, asked):
+        return ("goto" if isinstance(instr, (GoToInstr, OpenInstr)) else "pickup"), asked
 
 
 def other_object_instruction(level: str, seed: int, instruction: str) -> str | None:
@@ -371,14 +379,7 @@ def other_object_instruction(level: str, seed: int, instruction: str) -> str | N
     room has no such object."""
     from minigrid.envs.babyai.core.verifier import GoToInstr, OpenInstr, PickupInstr
 
-    instr = ba.parse_instruction(instruction)
-    env = ba.make_level(level, max_steps=10**6)
-    try:
-        ba.quiet_reset(env, seed)
-        counts = _counts(env)
-        desc = instr.desc if hasattr(instr, "desc") else instr.desc_move
-        named, _ = desc.find_matching_objs(env)
-        asked = {_identity(o) for o in named}
+    with _asked_in_room(level, seed, instruction) as (instr, env, asked):
         objects = [o for o in ba.objects_in(env) if _identity(o) not in asked]
         if isinstance(instr, OpenInstr):
             objects = [o for o in objects if o.type == "door"]
@@ -389,14 +390,12 @@ def other_object_instruction(level: str, seed: int, instruction: str) -> str | N
             objects = [o for o in objects if _identity(o) not in {_identity(t) for t in target}]
         if not objects:
             return None
-        other = _name(objects[seed % len(objects)], counts)
-        if isinstance(instr, GoToInstr):
-            return f"go to {other}"
-        if isinstance(instr, OpenInstr):
-            return f"open {other}"
-        if isinstance(instr, PickupInstr):
-            return f"pick up {other}"
-        fixed = instruction.lower().split(" next to ", 1)[1].strip().rstrip(".")
-        return f"put {other} next to {fixed}"
-    finally:
-        env.close()
+        other = _name(objects[seed % len(objects)], _counts(env))
+    if isinstance(instr, GoToInstr):
+        return f"go to {other}"
+    if isinstance(instr, OpenInstr):
+        return f"open {other}"
+    if isinstance(instr, PickupInstr):
+        return f"pick up {other}"
+    fixed = instruction.lower().split(" next to ", 1)[1].strip().rstrip(".")
+    return f"put {other} next to {fixed}"

@@ -639,10 +639,18 @@ def model_name(key: str, cfg: Config) -> str:
 
 
 def evaluate_model(
-    model: Any, name: str, set_names: Sequence[str], sets: dict[str, dict[str, Any]], cfg: Config, rule: str, seed: int
+    model: Any,
+    name: str,
+    set_names: Sequence[str],
+    sets: dict[str, dict[str, Any]],
+    cfg: Config,
+    rule: str,
+    seed: int,
+    controls: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Success rows of ``model`` on each set, and beside each evaluation set (``SET_NAMES``) its
-    steering control: the same episodes asked another's instruction and an irrelevant one."""
+    steering controls (``control_sets``: another object in the room, another episode's
+    instruction, an irrelevant sentence), from ``controls`` where given (made once for every model)."""
     rows, steering_rows = [], []
     for set_name in set_names:
         episodes = asked_episodes(model, cfg.level, sets[set_name], cfg.num_envs, rule, seed)
@@ -651,7 +659,8 @@ def evaluate_model(
         if set_name not in SET_NAMES:
             continue
         per_episode = {"asked": episode_record(episodes, cfg.level, sets[set_name]["named"])}
-        for control, asked_set in control_sets(sets[set_name], seed, cfg.level).items():
+        mine = (controls or {}).get(set_name) or control_sets(sets[set_name], seed, cfg.level)
+        for control, asked_set in mine.items():
             told = asked_episodes(model, cfg.level, asked_set, cfg.num_envs, rule, seed)
             per_episode[control] = episode_record(told, cfg.level, asked_set["named"])
         row = {"model": name, "set": set_name, "seed": seed, "action_rule": rule, "per_episode": per_episode}
@@ -670,12 +679,13 @@ def run_seed(cfg: Config, seed: int, folder: Path, gif: Path | None = None) -> d
     manner_names = with_manner_sets(sets) if cfg.manner_share > 0 else []
     rows, rules, steering_rows = [], {}, []
     t0 = time.perf_counter()
+    controls = {name: control_sets(sets[name], seed, cfg.level) for name in SET_NAMES}  # the same for every model
     for key, model in models.items():
         name = model_name(key, cfg)
         rule, scores = choose_action_rule(model, cfg, seed)
         rules[name] = {"chosen": rule, "validation_success": scores}
         set_names = [*SET_NAMES, *manner_names] if key == "hindsight" else list(SET_NAMES)
-        mine, control = evaluate_model(model, name, set_names, sets, cfg, rule, seed)
+        mine, control = evaluate_model(model, name, set_names, sets, cfg, rule, seed, controls)
         rows += mine
         steering_rows += control
     timings["eval_s"] = time.perf_counter() - t0

@@ -22,6 +22,7 @@ from justask.cli_parse import help_text, parse
 from justask.configs import TrainConfig
 from justask.errors import JustAskError
 from justask.models.config import ModelConfig
+from justask.runs import learned_reward_of, open_run, request_of
 
 Positional = tyro.conf.Positional
 
@@ -218,69 +219,17 @@ class Ask:
     """Let an env id of the form module:Env-vN import its module."""
 
 
-def _model_and_env(run: str, env: str, allow_import: bool) -> tuple[Any, str]:
-    from justask.envs import allow_module_imports
-    from justask.evaluation import check_spaces
-    from justask.models import load_model
-    from justask.models.saved import policy_run_config
-
-    allow_module_imports(allow_import)
-    config = policy_run_config(run)
-    model = load_model(run)
-    env_id = env or config.get("env_id") or ""
-    if not env_id:
-        raise JustAskError(f"run {run} does not record its env; pass --env")
-    check_spaces(env_id, *model.io.spaces(), f"model {run}")
-    return model, env_id
-
-
-def _learned_reward_of(run: str, model: Any) -> Any:
-    """The learned reward saved beside a model trained on learned returns (else None)."""
-    spec = model.io.condition
-    if spec is None or spec.info.get("reward") != "learned":
-        return None
-    from justask.rewards import LearnedReward
-
-    return LearnedReward.load(Path(run) / "reward")
-
-
-def _request_of(model: Any, text: str, quantile: float | None = None) -> Any:
-    spec = model.io.condition
-    if quantile is not None:
-        if text not in ("", "best"):
-            raise JustAskError(f"ask for a quantile or for '{text}', not both")
-        if spec is None:
-            raise JustAskError("this model is not conditioned on anything (behaviour cloning); it takes no quantile")
-        value = spec.quantile_request(quantile)
-        share = spec.share_at_or_above(value)
-        reached = spec.info.get("episodes")
-        count = (
-            f"{round(share * reached)} of the data's {reached} episodes"
-            if reached
-            else f"{share:.1%} of the data's episodes"
-        )
-        say(f"quantile {quantile:g} of the data's requests: {spec.keyword}={value:.4g} ({count} reached it)")
-        return value
-    if spec is None:
-        if text not in ("", "best"):
-            raise JustAskError(
-                f"this model is not conditioned on anything (behaviour cloning); it takes no request, got '{text}'"
-            )
-        return None
-    return spec.parse(text)
-
-
 def ask_command(cfg: Ask) -> None:
     from justask.asking import ask, display
     from justask.report import rollout_gif
     from justask.suites import can_pose, reset_options_for
 
     _whole(cfg.seed, "--seed", 0)
-    model, env_id = _model_and_env(cfg.run, cfg.env, cfg.allow_import)
-    value = _request_of(model, cfg.request, cfg.quantile)
+    model, env_id = open_run(cfg.run, cfg.env, cfg.allow_import)
+    value = request_of(model, cfg.request, cfg.quantile, say)
     spec = model.io.condition
     agent = ask(
-        model, value, action_rule=cfg.action_rule, reward_fn=_learned_reward_of(cfg.run, model), guidance=cfg.guidance
+        model, value, action_rule=cfg.action_rule, reward_fn=learned_reward_of(cfg.run, model), guidance=cfg.guidance
     )
     asked = agent.info["condition"]
     if agent.info.get("predicted"):
@@ -356,9 +305,9 @@ def eval_command(cfg: Eval) -> None:
     _whole(cfg.num_envs, "--num-envs", 1, 100_000)
     _whole(cfg.sweep, "--sweep", 0, 1000)
     _whole(cfg.sweep_episodes, "--sweep-episodes", 1, 10_000_000)
-    model, env_id = _model_and_env(cfg.run, cfg.env, cfg.allow_import)
+    model, env_id = open_run(cfg.run, cfg.env, cfg.allow_import)
     spec = model.io.condition
-    value = _request_of(model, cfg.request, cfg.quantile)
+    value = request_of(model, cfg.request, cfg.quantile, say)
     if spec is not None and value is None and spec.best is None:
         value = env_requests(env_id, spec.keyword)
         if value is None:
@@ -377,7 +326,7 @@ def eval_command(cfg: Eval) -> None:
     on_ray: dict[str, Any] = {}
     if cfg.ray or cfg.ray_address:
         on_ray = {"ray_workers": cfg.ray_workers, "ray_address": cfg.ray_address or None}
-    reward_fn = _learned_reward_of(cfg.run, model)
+    reward_fn = learned_reward_of(cfg.run, model)
     results = {}
     for rule in ("argmax", "sample"):
         agent = (
@@ -484,6 +433,32 @@ def asked_line(info: dict[str, Any]) -> str:
     return line
 
 
+# ---- serve -----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Serve:
+    """A local web console: list the run folders and datasets under ROOTS, ask a model and watch it act."""
+
+    roots: Positional[tuple[str, ...]] = ("runs",)
+    """Folders to serve: the run folders and Minari datasets anywhere below them (nothing outside them is read)."""
+    host: str = "127.0.0.1"
+    """Address to listen on (loopback by default; 0.0.0.0 lets other machines in: the console has no login)."""
+    port: int = 0
+    """Port to listen on (0: a free one, printed)."""
+
+
+def serve_command(cfg: Serve) -> None:
+    from justask.console import serve
+
+    _whole(cfg.port, "--port", 0, 65535)
+    roots = [Path(r) for r in cfg.roots]
+    for root in roots:
+        if not root.is_dir():
+            raise JustAskError(f"{root} is not a folder (the console serves the run folders and datasets under it)")
+    if cfg.host not in ("127.0.0.1", "localhost", "::1"):
+        say(f"listening on {cfg.host}: anyone who can reach it can run asks on this machine (no login)")
+    serve(roots, cfg.host, cfg.port, say)
+
+
 # ---- recipes ---------------------------------------------------------------------------------
 def demo_command(args: Sequence[str]) -> None:
     """``justask demo [NAME] [--config FILE] [settings]``: a recipe on its quick defaults."""
@@ -528,6 +503,7 @@ COMMANDS: dict[str, tuple[type | None, Callable[..., None], str]] = {
     "train": (Train, train_command, "relabel a dataset and train a model on it by maximum likelihood"),
     "ask": (Ask, ask_command, "ask a trained model for something and watch one rollout (GIF)"),
     "eval": (Eval, eval_command, "evaluate a trained model, how much its request steers it, a sweep"),
+    "serve": (Serve, serve_command, "a local web console: ask trained models and watch them act"),
     "demo": (None, demo_command, "run a recipe on its quick defaults (default: lunarlander)"),
     "recipes": (None, recipes_command, "list the recipes"),
 }

@@ -3,8 +3,8 @@
 #   ./dev.sh demo [justask demo options]   the LunarLander demo (about 10 minutes on 2 CPU cores)
 #   ./dev.sh test [pytest options]         the test suite (slow end-to-end tests: -m slow)
 #   ./dev.sh justask ...                   any justask command
-# The demo needs only the package; the tests add the test extra (pytest, ruff, and Minari's
-# DataCollector with jax), installed the first time they run.
+# The demo needs only the package; the tests add the test extra (pytest, ruff, Playwright, and
+# Minari's DataCollector with jax), installed the first time they run, and Debian's chromium.
 set -euo pipefail
 cd "$(dirname "$0")"
 venv=.venv
@@ -27,6 +27,13 @@ if [[ ! -f $venv/.installed-$hash-test && ! -f $venv/.installed-$hash-$want ]]; 
   fi
   rm -f "$venv"/.installed-*
   touch "$venv/.installed-$hash-$want"
+fi
+# The console's browser tests drive Debian's chromium (never a browser Playwright downloads):
+# installed with apt the first time the tests run, where this user may (root on Debian).
+if [[ $cmd == test && ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+  echo "installing Debian's chromium for the console's browser tests (first run only) ..." >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+    >/dev/null 2>&1 || echo "could not install chromium: the browser tests will be skipped" >&2
 fi
 export MPLBACKEND=Agg HF_HUB_OFFLINE=1
 case $cmd in

@@ -237,6 +237,13 @@ class MazeGoalEnv(gym.Env):
         OpenGL platform (EGL/OSMesa) that headless machines often lack."""
         if self.render_mode != "rgb_array":
             return None
+        return self._picture(self.goal, self._env.point_env.data.qpos[:2])
+
+    def map_picture(self) -> np.ndarray:
+        """The maze's walls alone, drawn as ``render`` draws them (a map to click a goal on)."""
+        return self._picture(None, None)
+
+    def _picture(self, goal: np.ndarray | None, ball: np.ndarray | None) -> np.ndarray:
         from PIL import Image, ImageDraw
 
         geo, px = self.geometry, 48
@@ -249,13 +256,22 @@ class MazeGoalEnv(gym.Env):
         def to_px(xy: np.ndarray) -> tuple[float, float]:
             return ((xy[0] / geo.scaling + cols / 2) * px, (rows / 2 - xy[1] / geo.scaling) * px)
 
-        gx, gy = to_px(self.goal)
-        radius = GOAL_RADIUS / geo.scaling * px
-        draw.ellipse([gx - radius, gy - radius, gx + radius, gy + radius], fill=(240, 150, 150))
-        bx, by = to_px(self._env.point_env.data.qpos[:2])
-        ball = 0.1 / geo.scaling * px * 1.5
-        draw.ellipse([bx - ball, by - ball, bx + ball, by + ball], fill=(30, 120, 40))
+        if goal is not None:
+            gx, gy = to_px(goal)
+            radius = GOAL_RADIUS / geo.scaling * px
+            draw.ellipse([gx - radius, gy - radius, gx + radius, gy + radius], fill=(240, 150, 150))
+        if ball is not None:
+            bx, by = to_px(ball)
+            size = 0.1 / geo.scaling * px * 1.5
+            draw.ellipse([bx - size, by - size, bx + size, by + size], fill=(30, 120, 40))
         return np.asarray(image)
+
+    def map_extent(self) -> tuple[float, float, float, float]:
+        """The maze coordinates at the edges of ``render``'s and ``map_picture``'s picture: (left
+        x, right x, top y, bottom y), so a click on the picture can be read as a goal."""
+        rows, cols = self.geometry.shape
+        half_w, half_h = cols / 2 * self.geometry.scaling, rows / 2 * self.geometry.scaling
+        return (-half_w, half_w, half_h, -half_h)
 
     def close(self) -> None:
         self._env.close()

@@ -20,7 +20,6 @@ import concurrent.futures
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -32,17 +31,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
-
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def call(base: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
@@ -127,8 +115,9 @@ def flood(base: str, body: dict[str, Any], memory: Memory, count: int = 20) -> d
 
 def browser_first_frames(base: str, run: str, repeats: int, shots: Path | None, args: argparse.Namespace) -> Any:
     """Click-to-frame times in chromium, and the screenshots."""
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
+    from justask.console.browser import chromium_path, launch
+
+    if chromium_path() is None:
         print("no chromium: the browser timings and screenshots are skipped (apt-get install chromium)")
         return None
     import tempfile
@@ -137,9 +126,7 @@ def browser_first_frames(base: str, run: str, repeats: int, shots: Path | None, 
 
     times = []
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-        browser = pw.chromium.launch_persistent_context(
-            profile, executable_path=chromium, args=FLAGS, viewport={"width": 1280, "height": 860}
-        )
+        browser = launch(pw, profile, height=860)
         page = browser.new_page()
         page.set_default_timeout(120_000)
         page.goto(base)
@@ -170,11 +157,7 @@ def browser_first_frames(base: str, run: str, repeats: int, shots: Path | None, 
             page.fill("#ask-A .quantile", "0.5")
             page.dispatch_event("#ask-A .quantile", "input")
             page.fill("#ask-B .episodes", "50")
-            page.click("#ask-A .ask-button")
-            page.click("#ask-B .ask-button")
-            page.wait_for_function("document.querySelector('#ask-B').dataset.done === '1'", timeout=300_000)
-            page.wait_for_function("document.querySelector('#ask-A').dataset.done === '1'", timeout=300_000)
-            page.wait_for_timeout(500)
+            ask_and_wait(page, "A", "B")
             page.screenshot(path=str(shots / "lunarlander.png"), full_page=True)
             if args.text_run:
                 page.goto(f"{base}#/run/{urllib.parse.quote(args.text_run, safe='')}")
@@ -183,11 +166,8 @@ def browser_first_frames(base: str, run: str, repeats: int, shots: Path | None, 
                 page.fill("#ask-A .episodes", "20")
                 page.fill("#ask-B .sentence", "pick up the grey box")
                 page.fill("#ask-B .episodes", "3")
-                page.click("#ask-A .ask-button")
-                page.wait_for_function("document.querySelector('#ask-A').dataset.done === '1'", timeout=300_000)
-                page.click("#ask-B .ask-button")
-                page.wait_for_function("document.querySelector('#ask-B').dataset.done === '1'", timeout=300_000)
-                page.wait_for_timeout(500)
+                ask_and_wait(page, "A")
+                ask_and_wait(page, "B")
                 page.screenshot(path=str(shots / "babyai.png"), full_page=True)
             if args.goal_run:  # a goal said by a click on the maze's map
                 page.goto(f"{base}#/run/{urllib.parse.quote(args.goal_run, safe='')}")
@@ -195,9 +175,7 @@ def browser_first_frames(base: str, run: str, repeats: int, shots: Path | None, 
                 box = page.locator("#ask-A .map img").bounding_box()
                 page.mouse.click(box["x"] + box["width"] * 0.85, box["y"] + box["height"] * 0.85)
                 page.fill("#ask-A .episodes", "20")
-                page.click("#ask-A .ask-button")
-                page.wait_for_function("document.querySelector('#ask-A').dataset.done === '1'", timeout=300_000)
-                page.wait_for_timeout(1500)
+                ask_and_wait(page, "A")
                 page.screenshot(path=str(shots / "maze.png"), full_page=True)
             if args.dataset:
                 page.goto(f"{base}#/dataset/{urllib.parse.quote(args.dataset, safe='')}")
@@ -210,6 +188,15 @@ def browser_first_frames(base: str, run: str, repeats: int, shots: Path | None, 
                 page.screenshot(path=str(shots / "dataset.png"))
         browser.close()
     return times
+
+
+def ask_and_wait(page: Any, *panels: str) -> None:
+    """Click Ask on each panel, then wait until each has finished."""
+    for panel in panels:
+        page.click(f"#ask-{panel} .ask-button")
+    for panel in panels:
+        page.wait_for_function(f"document.querySelector('#ask-{panel}').dataset.done === '1'", timeout=300_000)
+    page.wait_for_timeout(800)
 
 
 def plot(path: Path, result: dict[str, Any]) -> None:

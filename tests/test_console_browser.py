@@ -2,29 +2,18 @@
 apt; no browser is ever downloaded). Asserts on what the page shows, not on status codes."""
 
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 from console_helpers import make_runs
 
 from justask.console import running
+from justask.console.browser import chromium_path, launch
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = chromium_path()
 
-if not Path(CHROMIUM).exists():
+if CHROMIUM is None:
     if os.environ.get("JUSTASK_BROWSER_TESTS") == "require":  # CI: a missing browser is a failure
-        raise RuntimeError(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+        raise RuntimeError("the browser tests need Debian's chromium (apt-get install chromium)")
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
@@ -42,9 +31,7 @@ def page(console, tmp_path_factory):
 
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=FLAGS, viewport={"width": 1280, "height": 900}
-        )
+        browser = launch(pw, profile)
         page = browser.new_page()
         page.set_default_timeout(60_000)
         yield page

@@ -239,7 +239,7 @@ async function refreshPoints() {
 function drawSweep() {
   const canvas = document.getElementById("sweep");
   if (!canvas || !currentRun) return;
-  const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height, pad = 40;
+  const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height, pad = 56;
   const c = currentRun.control, sweep = (currentRun.summary.report && currentRun.summary.report.sweep) || [];
   const points = currentRun.points || [], outcomes = c.outcomes || [];
   const xs = [...sweep.map((p) => p.asked), ...points.map((p) => p.asked), ...(c.range || [])];
@@ -261,7 +261,7 @@ function drawSweep() {
   for (let i = 0; i <= 4; i++) {
     const vx = x0 + (i / 4) * (x1 - x0), vy = y0 + (i / 4) * (y1 - y0);
     ctx.fillText(fmt(vx, 0), X(vx) - 10, h - pad + 14);
-    ctx.fillText(fmt(vy, 0), 2, Y(vy) + 4);
+    ctx.fillText(fmt(vy, 0), 22, Y(vy) + 4);
   }
   ctx.fillText(`asked ${c.keyword}`, w / 2 - 30, h - 6); ctx.save(); ctx.translate(10, h / 2 + 40); ctx.rotate(-Math.PI / 2); ctx.fillText("achieved return", 0, 0); ctx.restore();
   canvas.dataset.points = String(points.length);

@@ -64,6 +64,7 @@ class Console:
         self._models: collections.OrderedDict[str, tuple[Any, str, Any]] = collections.OrderedDict()
         self._datasets: collections.OrderedDict[str, Any] = collections.OrderedDict()
         self._lock = threading.Lock()
+        self._loading = threading.Lock()  # one model or dataset loads at a time: a flood of pages cannot pile up loads
         self.points: dict[str, list[dict[str, Any]]] = {}
 
     # ---- runs --------------------------------------------------------------------------------
@@ -78,8 +79,12 @@ class Console:
                 return self._models[run_id]
         if entry.error:
             raise JustAskError(entry.error)
-        model, env_id = open_run(entry.path)
-        loaded = (model, env_id, learned_reward_of(entry.path, model))
+        with self._loading:
+            with self._lock:
+                if run_id in self._models:  # loaded while this request waited
+                    return self._models[run_id]
+            model, env_id = open_run(entry.path)
+            loaded = (model, env_id, learned_reward_of(entry.path, model))
         with self._lock:
             self._models[run_id] = loaded
             while len(self._models) > MODELS_KEPT:
@@ -215,7 +220,11 @@ class Console:
             if dataset_id in self._datasets:
                 self._datasets.move_to_end(dataset_id)
                 return self._datasets[dataset_id]
-        episodes = load_minari(str(entry.path))
+        with self._loading:
+            with self._lock:
+                if dataset_id in self._datasets:
+                    return self._datasets[dataset_id]
+            episodes = load_minari(str(entry.path))
         with self._lock:
             self._datasets[dataset_id] = episodes
             while len(self._datasets) > DATASETS_KEPT:

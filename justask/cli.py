@@ -438,7 +438,7 @@ def asked_line(info: dict[str, Any]) -> str:
 class Serve:
     """A local web console: list the run folders and datasets under ROOTS, ask a model and watch it act."""
 
-    roots: Positional[tuple[str, ...]] = ("runs",)
+    roots: Annotated[tuple[str, ...], tyro.conf.Positional, tyro.conf.arg(metavar="[ROOTS ...]")] = ("runs",)
     """Folders to serve: the run folders and Minari datasets anywhere below them (nothing outside them is read)."""
     host: str = "127.0.0.1"
     """Address to listen on (loopback by default; 0.0.0.0 lets other machines in: the console has no login)."""

@@ -22,7 +22,7 @@ from justask.cli_parse import help_text, parse
 from justask.configs import TrainConfig
 from justask.errors import JustAskError
 from justask.models.config import ModelConfig
-from justask.runs import learned_reward_of, open_run, request_of
+from justask.runs import learned_reward_of, open_run, request_of, set_acting_threads
 
 Positional = tyro.conf.Positional
 
@@ -63,6 +63,8 @@ class Collect:
     """Collect on the Ray cluster at this address (host:port or ray://host:port)."""
     ray_workers: int = 0
     """Ray actors, each with its own envs (0: one per CPU of the cluster)."""
+    threads: int = 0
+    """Torch CPU threads for a policy that is a torch model (0: justask's choice for acting, measured on 2 cores: 1)."""
     allow_import: bool = False
     """Let an env id of the form module:Env-vN import its module."""
 
@@ -77,6 +79,7 @@ def collect_command(cfg: Collect) -> None:
     _whole(cfg.seed, "--seed", 0)
     _whole(cfg.num_envs, "--num-envs", 1, 100_000)
     _whole(cfg.ray_workers, "--ray-workers", 0)
+    set_acting_threads(cfg.threads)
     allow_module_imports(cfg.allow_import)
     _, action_space = env_spaces(cfg.env)
     members, env_kwargs = population(cfg.population, cfg.env, action_space, cfg.episodes, cfg.action_noise, cfg.seed)
@@ -215,6 +218,8 @@ class Ask:
     """Env id (default: the one the model was trained on)."""
     gif: str = ""
     """Where to write the rollout GIF (default: RUN/ask-<request>-<rule>.gif)."""
+    threads: int = 0
+    """Torch CPU threads for acting (0: justask's choice, measured on 2 cores: 1)."""
     allow_import: bool = False
     """Let an env id of the form module:Env-vN import its module."""
 
@@ -225,6 +230,7 @@ def ask_command(cfg: Ask) -> None:
     from justask.suites import can_pose, reset_options_for
 
     _whole(cfg.seed, "--seed", 0)
+    set_acting_threads(cfg.threads)
     model, env_id = open_run(cfg.run, cfg.env, cfg.allow_import)
     value = request_of(model, cfg.request, cfg.quantile, say)
     spec = model.io.condition
@@ -280,6 +286,10 @@ class Eval:
     """Classifier-free guidance weight (1: none; > 1 weighs the request more), for a model trained with --model.condition-dropout."""
     kv_cache: bool = False
     """DT: act with a KV cache (pays on a CPU; see justask/kv_cache.py)."""
+    threads: int = 0
+    """Torch CPU threads for acting (0: justask's choice, measured on 2 cores: 1)."""
+    env_processes: int = 1
+    """Step the envs in this many processes (1: beside the model, in this one)."""
     ray: bool = False
     """Evaluate on a local Ray instance (needs pip install 'justask[ray]')."""
     ray_address: str = ""
@@ -305,6 +315,8 @@ def eval_command(cfg: Eval) -> None:
     _whole(cfg.num_envs, "--num-envs", 1, 100_000)
     _whole(cfg.sweep, "--sweep", 0, 1000)
     _whole(cfg.sweep_episodes, "--sweep-episodes", 1, 10_000_000)
+    _whole(cfg.env_processes, "--env-processes", 1, 256)
+    set_acting_threads(cfg.threads)
     model, env_id = open_run(cfg.run, cfg.env, cfg.allow_import)
     spec = model.io.condition
     value = request_of(model, cfg.request, cfg.quantile, say)
@@ -323,7 +335,7 @@ def eval_command(cfg: Eval) -> None:
         probe.unlink()
     except OSError as exc:
         raise JustAskError(f"cannot write the report to {out}: {exc.strerror}") from None
-    on_ray: dict[str, Any] = {}
+    on_ray: dict[str, Any] = {"processes": cfg.env_processes} if cfg.env_processes > 1 else {}
     if cfg.ray or cfg.ray_address:
         on_ray = {"ray_workers": cfg.ray_workers, "ray_address": cfg.ray_address or None}
     reward_fn = learned_reward_of(cfg.run, model)
@@ -360,6 +372,7 @@ def eval_command(cfg: Eval) -> None:
             asked=results[best_rule],
             reward_fn=reward_fn,
             guidance=cfg.guidance,
+            progress=True,
         )
         report["steering"] = control
         line = steering_line(f"{model.config.kind} ({best_rule})", control)
@@ -444,12 +457,15 @@ class Serve:
     """Address to listen on (loopback by default; 0.0.0.0 lets other machines in: the console has no login)."""
     port: int = 0
     """Port to listen on (0: a free one, printed)."""
+    threads: int = 0
+    """Torch CPU threads for acting (0: justask's choice, measured on 2 cores: 1)."""
 
 
 def serve_command(cfg: Serve) -> None:
     from justask.console import serve
 
     _whole(cfg.port, "--port", 0, 65535)
+    set_acting_threads(cfg.threads)
     roots = [Path(r) for r in cfg.roots]
     for root in roots:
         if not root.is_dir():

@@ -94,10 +94,11 @@ def evaluate(
     ray_workers: int | None = None,
     ray_address: str | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    processes: int = 1,
 ) -> EvalResult:
     """Roll ``policy`` out for ``episodes`` episodes (``num_envs`` at a time; on Ray with
     ``ray_workers``/``ray_address``, as in ``collect``; ``env_kwargs`` go to ``gymnasium.make``,
-    e.g. a world family's ``box``)."""
+    e.g. a world family's ``box``; ``processes > 1`` steps the envs in that many processes)."""
     if episodes < 1:
         raise JustAskError(f"episodes must be at least 1, got {episodes}")
     info = getattr(policy, "info", {}) or {}
@@ -111,6 +112,7 @@ def evaluate(
         ray_workers=ray_workers,
         ray_address=ray_address,
         env_kwargs=env_kwargs,
+        processes=processes,
     )
     return EvalResult.from_episodes(name or policy.name, result, info.get("condition"), info.get("action_rule"))
 

@@ -13,6 +13,21 @@ from typing import Any
 
 from justask.errors import JustAskError
 
+# Torch threads for acting when a command is not told (--threads 0): chosen by measurement on a
+# 2-core machine (benchmarks/results/threads.md).
+ACTING_THREADS = 1
+
+
+def set_acting_threads(threads: int) -> int:
+    """Set torch's CPU threads for acting: ``threads``, or ``ACTING_THREADS`` for 0. Returns it."""
+    import torch
+
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= 1024:
+        raise JustAskError(f"--threads must be a whole number in [0, 1024], got {threads!r}")
+    chosen = threads or ACTING_THREADS
+    torch.set_num_threads(chosen)
+    return chosen
+
 
 def open_run(run: str | Path, env: str = "", allow_import: bool = False) -> tuple[Any, str]:
     """(model, env id) of a run folder; ``env`` overrides the env it was trained on."""

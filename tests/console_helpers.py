@@ -46,6 +46,9 @@ def make_runs(root: Path) -> dict[str, str]:
         env_kwargs={"task": "play"},
     )
     segmented = cp.with_captions(cp.segments(play, cp.caption_episodes(play), goto_from_event=True))
+    from justask.minari_io import save_minari
+
+    save_minari(segmented, str(root / "babyai" / "captioned"))
     fit = TrainConfig(steps=10, batch_size=8, progress=False, threads=1)
     train(segmented, ModelConfig("mlp"), fit, root / "babyai" / "text", condition="caption")
 

@@ -57,7 +57,7 @@ def tiny_run(run):
     return Path("runs/tiny")
 
 
-@pytest.mark.parametrize("command", ["collect", "train", "ask", "eval", "demo", "demo lunarlander", "demo drex"])
+@pytest.mark.parametrize("command", ["collect", "train", "ask", "eval", "serve", "demo", "demo lunarlander", "demo drex"])
 def test_every_command_has_help(run, command):
     r = run(*command.split(), "--help")
     assert r.exit_code == 0 and "usage" in r.output.lower()
@@ -244,3 +244,19 @@ def test_asking_in_the_data_quantiles_and_above_what_the_model_can_honour(run):
     one_line_error(run("ask", "runs/er", "--quantile", 1.5), "quantile")
     r = run("train", "--dataset", "./data/two", "--run", "runs/rtg", "--behaviours", "clusters", *common)
     assert r.exit_code == 0 and "clustered" in r.output, r.output
+
+
+def test_eval_threads_and_env_processes_change_the_speed_not_the_episodes(run, tiny_run):
+    import torch
+
+    common = ("eval", tiny_run, "--episodes", 6, "--num-envs", 3, "--no-steering", "--overwrite")
+    assert run(*common, "--out", "runs/e1").exit_code == 0
+    assert torch.get_num_threads() == 1  # the measured choice for acting on a small machine
+    r = run(*common, "--out", "runs/e2", "--threads", 2, "--env-processes", 2)
+    assert r.exit_code == 0, r.output
+    assert torch.get_num_threads() == 2
+    one, two = (json.loads(Path(f"runs/{o}/report.json").read_text())["agents"] for o in ("e1", "e2"))
+    assert [a["mean"] for a in one] == [a["mean"] for a in two]
+    torch.set_num_threads(1)
+    one_line_error(run(*common, "--threads", -1), "--threads must be a whole number in [0, 1024]")
+    one_line_error(run(*common, "--env-processes", 0), "--env-processes must be in [1, 256]")

@@ -37,7 +37,7 @@ def test_the_run_list_shows_each_run_and_a_broken_one_with_its_error(base):
     status, detail = get(base, "api/run?id=broken")
     assert status == 200 and "is not valid JSON" in detail["error"]
     status, data = get(base, "api/datasets")
-    assert [d["id"] for d in data["datasets"]] == ["lunar/dataset", "maze/dataset"]
+    assert [d["id"] for d in data["datasets"]] == ["babyai/captioned", "lunar/dataset", "maze/dataset"]
 
 
 def test_asking_a_return_streams_frames_then_every_episode_with_running_stats(base):
@@ -152,6 +152,13 @@ def test_a_dataset_episode_is_listed_filtered_and_played_back_as_recorded(base):
     assert of_type(evs, "frame")[-1]["t"] == worst["length"]
     status, data = post(base, "api/replay", {"dataset": "lunar/dataset", "episode": 99})
     assert status == 400 and "has 4 episodes" in data["error"]
+
+
+def test_a_captioned_dataset_shows_each_episodes_caption(base):
+    status, d = get(base, "api/dataset?id=babyai/captioned")
+    assert status == 200 and d["conditions"] == ["caption"] and d["rows"]
+    captions = [r["conditions"]["caption"] for r in d["rows"]]
+    assert all(isinstance(c, str) and c.split()[0] in ("go", "pick", "open", "put") for c in captions)
 
 
 def test_a_flood_of_asks_is_refused_with_a_clear_message_and_a_normal_ask_is_served_after(root):

@@ -233,7 +233,7 @@ class Console:
 
     def episodes_of(self, dataset_id: str, policy: str, min_return: float | None, max_return: float | None) -> dict:
         episodes = self.dataset(dataset_id)
-        returns, lengths = episodes.returns(), episodes.lengths
+        returns, lengths, starts = episodes.returns(), episodes.lengths, episodes.episode_starts
         rows = []
         for i, meta in enumerate(episodes.metadata):
             row = {
@@ -242,6 +242,9 @@ class Console:
                 "seed": meta.get("seed"),
                 "return": round(float(returns[i]), 3),
                 "length": int(lengths[i]),
+                "conditions": {
+                    name: _condition_value(episodes, name, int(starts[i])) for name in sorted(episodes.conditions)
+                },
             }
             if policy and policy not in row["policy"]:
                 continue
@@ -286,6 +289,17 @@ class Console:
 
         job = self.worker.submit(Job("replay", f"{body.dataset} #{body.episode}", work))
         return {"job": job.id}
+
+
+def _condition_value(episodes: Any, name: str, step: int) -> Any:
+    """A condition column at an episode's first step, as a page shows it: the caption of a text
+    column, else at most four numbers."""
+    value = np.asarray(episodes.conditions[name][step]).reshape(-1)
+    texts = episodes.condition_info.get(name, {}).get("texts")
+    if isinstance(texts, list) and value.size == 1 and 0 <= int(value[0]) < len(texts):
+        return str(texts[int(value[0])])
+    shown = [round(float(v), 3) for v in value[:4]]
+    return shown[0] if len(shown) == 1 else shown
 
 
 def check_posed(env_id: str, options: dict[str, Any], seed: int) -> None:

@@ -294,9 +294,11 @@ async function showDataset(id) {
     try {
       const d = await api("/api/dataset?" + params);
       error.textContent = "";
-      const head = el("tr", {}, ...["#", "policy", "seed", "return", "length", ""].map((h) => el("th", { text: h })));
+      const head = el("tr", {}, ...["#", "policy", "seed", "return", "length", ...d.conditions.map((c) => c + " (first step)"), ""].map((h) => el("th", { text: h })));
+      const shownValue = (v) => (typeof v === "number" ? fmt(v, 2) : Array.isArray(v) ? v.map((x) => fmt(x, 2)).join(", ") : String(v));
       const rows = d.rows.map((r) => el("tr", {}, el("td", { text: r.index }), el("td", { text: r.policy }), el("td", { text: r.seed ?? "" }),
-        el("td", { text: fmt(r.return) }), el("td", { text: r.length }), el("td", {}, el("button", { class: "play", text: "play", onclick: () => play(r.index) }))));
+        el("td", { text: fmt(r.return) }), el("td", { text: r.length }), ...d.conditions.map((c) => el("td", { text: shownValue(r.conditions[c]) })),
+        el("td", {}, el("button", { class: "play", text: "play", onclick: () => play(r.index) }))));
       found.textContent = `${d.env}: ${d.matching} of ${d.episodes} episodes match${d.matching > d.shown ? ` (the first ${d.shown} shown)` : ""}${d.conditions.length ? "; condition columns: " + d.conditions.join(", ") : ""}; policies: ${d.policies.join(", ")}`;
       table.replaceChildren(el("table", {}, head, ...rows));
     } catch (e) { error.textContent = e.message; }

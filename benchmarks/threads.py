@@ -88,7 +88,7 @@ def plot(path: Path, rows: list[dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [2, 1]})
     panels = [
         (
             "acting",
@@ -112,7 +112,9 @@ def plot(path: Path, rows: list[dict[str, Any]]) -> None:
             for r in chosen
         ]
         ax.bar(range(len(chosen)), [r[key] for r in chosen], color=["C1" if r["loaded"] else "C0" for r in chosen])
-        ax.set_xticks(range(len(chosen)), labels, fontsize=6)
+        ax.set_xticks(
+            range(len(chosen)), [label.replace("\n", " ") for label in labels], fontsize=7, rotation=60, ha="right"
+        )
         ax.set_ylabel(unit)
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -127,7 +129,14 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "results" / "threads"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the PNG from the JSON")
     args = parser.parse_args()
+    if args.plot_only:
+        import json
+
+        out = Path(args.out)
+        plot(out.with_suffix(".png"), json.loads(out.with_suffix(".json").read_text())["rows"])
+        return
 
     from justask.report import provenance, provenance_markdown, write_json, write_text
 

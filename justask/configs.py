@@ -61,7 +61,7 @@ class TrainConfig:
     device: str = "auto"
     """auto (cuda if present, else cpu), cpu, cuda, cuda:1, ..."""
     threads: int = 0
-    """CPU threads for torch (0: torch's default)."""
+    """CPU threads for torch (0: on a CPU, the cores the 1-minute load average leaves free, at least 1; measured: benchmarks/results/threads.md)."""
     log_every: int = 50
     """Steps between TensorBoard scalars and progress-bar updates."""
     checkpoint_every: int = 500

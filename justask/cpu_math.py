@@ -62,3 +62,22 @@ def state() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
     }
+
+
+def training_threads() -> int | None:
+    """CPU threads for training when none is asked for (``TrainConfig.threads`` 0): the CPUs this
+    process may use less the 1-minute load average (work already running), at least 1. None where
+    ``OMP_NUM_THREADS`` is set (the user's choice, or torchrun's one per process): torch's default.
+
+    Measured on 2 cores (``benchmarks/results/threads.md``): alone, 2 threads train the demo's
+    MLP and DT 1.2-1.25x faster than 1; beside one busy process, 2 threads run 13x (MLP) and 23x
+    (DT) slower than 1, as each thread waits for a peer the OS has put aside. Results do not depend
+    on the count (``pin``)."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, min(cpus, int(cpus - load + 0.5)))

@@ -229,8 +229,9 @@ def _fit(
     main = dist is None or dist.is_main
     device = dist.device(cfg.device) if dist else resolve_device(cfg.device)
     shard = dist.shard(cfg.batch_size) if dist else None
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
+    threads = cfg.threads if cfg.threads > 0 else (cpu_math.training_threads() if device.type == "cpu" else None)
+    if threads:
+        torch.set_num_threads(threads)
     described = learner.describe()
     run_config = {
         "run_kind": learner.run_kind,

@@ -57,7 +57,9 @@ def tiny_run(run):
     return Path("runs/tiny")
 
 
-@pytest.mark.parametrize("command", ["collect", "train", "ask", "eval", "serve", "demo", "demo lunarlander", "demo drex"])
+@pytest.mark.parametrize(
+    "command", ["collect", "train", "ask", "eval", "serve", "demo", "demo lunarlander", "demo drex"]
+)
 def test_every_command_has_help(run, command):
     r = run(*command.split(), "--help")
     assert r.exit_code == 0 and "usage" in r.output.lower()

@@ -30,6 +30,8 @@ PAGES = {"app.js": "text/javascript", "style.css": "text/css"}
 MODELS_KEPT = 4
 DATASETS_KEPT = 2
 POINTS_KEPT = 100
+# warnings.catch_warnings changes process-wide state: requests served on different threads take turns
+_WARNINGS = threading.Lock()
 
 
 class AskBody(BaseModel):
@@ -133,7 +135,7 @@ class Console:
         out: dict[str, Any] = {"notes": notes}
         if spec is None or spec.is_text or spec.dim != 1:
             return out
-        with warnings.catch_warnings(record=True) as caught:
+        with _WARNINGS, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", JustAskWarning)
             value, extra = honour(spec, value)
         notes += [str(w.message) for w in caught if issubclass(w.category, JustAskWarning)]
@@ -160,7 +162,7 @@ class Console:
             if value is None:
                 raise JustAskError(f"this model has no default request: say what to ask for ({spec.keyword})")
             notes.append("each episode is asked the env's own request")
-        with warnings.catch_warnings(record=True) as caught:
+        with _WARNINGS, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", JustAskWarning)
             agent = (
                 ask(

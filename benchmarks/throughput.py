@@ -12,7 +12,8 @@ update (eager; bf16 and the whole step as one CUDA graph on CUDA) — and report
 steps/s, samples/s, peak device memory and ours/d3rlpy ratios computed within the run.
 
 Evaluation: ``--eval-episodes`` LunarLander episodes with justask's batched ``Agent`` (full
-context, and with its KV cache) against d3rlpy's stateful DT wrapper stepping one env at a time.
+context, with its KV cache, and each with the envs stepped in two worker processes while it acts)
+against d3rlpy's stateful DT wrapper stepping one env at a time.
 """
 
 from __future__ import annotations
@@ -353,17 +354,24 @@ def evaluation_rows(args: argparse.Namespace, data: Episodes, device: torch.devi
         step()
     model.eval()
     rows = []
-    for kv_cache in (False, True):
+    for kv_cache, overlap in ((False, False), (True, False), (False, True), (True, True)):
         agent = ask_model(model, return_to_go=ask, kv_cache=kv_cache)
         t0 = time.perf_counter()
         result = evaluate(
-            ENV_ID, agent, episodes=args.eval_episodes, num_envs=args.eval_envs, seed=10_000, progress=False
+            ENV_ID,
+            agent,
+            episodes=args.eval_episodes,
+            num_envs=args.eval_envs,
+            seed=10_000,
+            progress=False,
+            overlap=overlap,
         )
         seconds = time.perf_counter() - t0
         env_steps = int(result.lengths.sum())
+        extras = [x for x, on in (("KV cache", kv_cache), ("envs stepped in 2 workers while it acts", overlap)) if on]
         rows.append(
             _eval_row(
-                f"justask Agent, {args.eval_envs} envs batched{', KV cache' if kv_cache else ''}",
+                f"justask Agent, {args.eval_envs} envs batched" + "".join(f", {x}" for x in extras),
                 result.returns,
                 env_steps,
                 seconds,

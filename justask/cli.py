@@ -288,8 +288,10 @@ class Eval:
     """DT: act with a KV cache (pays on a CPU; see justask/kv_cache.py)."""
     threads: int = 0
     """Torch CPU threads for acting (0: justask's choice, measured on 2 cores: 1)."""
+    overlap: bool = True
+    """Step the envs in worker processes while the model acts for the others (measured 1.3-1.6x faster on 2 cores; argmax episodes identical, sampled ones draw in another order)."""
     env_processes: int = 1
-    """Step the envs in this many processes (1: beside the model, in this one)."""
+    """Step the envs in this many processes (with --overlap: worker processes, at least 2)."""
     ray: bool = False
     """Evaluate on a local Ray instance (needs pip install 'justask[ray]')."""
     ray_address: str = ""
@@ -335,9 +337,9 @@ def eval_command(cfg: Eval) -> None:
         probe.unlink()
     except OSError as exc:
         raise JustAskError(f"cannot write the report to {out}: {exc.strerror}") from None
-    on_ray: dict[str, Any] = {"processes": cfg.env_processes} if cfg.env_processes > 1 else {}
+    rollout: dict[str, Any] = {"processes": cfg.env_processes, "overlap": cfg.overlap}
     if cfg.ray or cfg.ray_address:
-        on_ray = {"ray_workers": cfg.ray_workers, "ray_address": cfg.ray_address or None}
+        rollout = {"ray_workers": cfg.ray_workers, "ray_address": cfg.ray_address or None}
     reward_fn = learned_reward_of(cfg.run, model)
     results = {}
     for rule in ("argmax", "sample"):
@@ -346,7 +348,7 @@ def eval_command(cfg: Eval) -> None:
             if spec
             else ask(model, action_rule=rule, kv_cache=cfg.kv_cache, guidance=cfg.guidance)
         )
-        r = evaluate(env_id, agent, episodes=cfg.episodes, num_envs=cfg.num_envs, **on_ray)
+        r = evaluate(env_id, agent, episodes=cfg.episodes, num_envs=cfg.num_envs, **rollout)
         results[rule] = r
         say(f"{r.name}: {r.mean:.1f} [{r.ci95[0]:.1f}, {r.ci95[1]:.1f}] over {r.episodes} episodes")
     rows = [r.to_json() for r in results.values()]
@@ -373,6 +375,7 @@ def eval_command(cfg: Eval) -> None:
             reward_fn=reward_fn,
             guidance=cfg.guidance,
             progress=True,
+            overlap=cfg.overlap and not (cfg.ray or cfg.ray_address),
         )
         report["steering"] = control
         line = steering_line(f"{model.config.kind} ({best_rule})", control)
@@ -395,7 +398,7 @@ def eval_command(cfg: Eval) -> None:
                 episodes=cfg.sweep_episodes,
                 num_envs=cfg.num_envs,
                 progress=False,
-                **on_ray,
+                **rollout,
             )
             point = {"asked": round(float(asked), 2), "mean": round(r.mean, 2), "ci95": [round(x, 2) for x in r.ci95]}
             if spec.outcomes is not None:

@@ -31,13 +31,16 @@ def collect(
     env_kwargs: dict[str, Any] | None = None,
     description: str = "collect",
     processes: int = 1,
+    overlap: bool = False,
     ray_workers: int | None = None,
     ray_address: str | None = None,
 ) -> Episodes:
     """Run each ``(policy, n_episodes)`` of ``population`` for its episodes; return them all.
 
     Episode ``j`` (counting over the population in order) is reset with seed ``seed + j`` and its
-    policy is told that seed. ``processes > 1`` steps the envs in that many processes. Metadata
+    policy is told that seed. ``processes > 1`` steps the envs in that many processes.
+    ``overlap``: the envs are stepped in ``max(2, processes)`` worker processes while this one
+    computes the actions of the envs that are not stepping (``run_jobs``). Metadata
     per episode: ``policy``, ``policy_params``, ``seed``, ``env_id``.
 
     On Ray (``ray_workers`` not None, or a ``ray_address``): that many Ray actors (0: one per CPU
@@ -69,10 +72,13 @@ def collect(
             address=ray_address,
         )
         return Episodes.from_episode_list(ordered, observation_space, action_space, env_id=env_id)
-    envs = EnvSlots(env_id, num_envs, processes=processes, **(env_kwargs or {}))
+    if overlap:
+        envs = EnvSlots(env_id, num_envs, processes=max(2, processes), in_workers=True, **(env_kwargs or {}))
+    else:
+        envs = EnvSlots(env_id, num_envs, processes=processes, **(env_kwargs or {}))
     try:
         check_spaces_storable(env_id, envs.observation_space, envs.action_space)
-        ordered = run_jobs(envs, policies, jobs, job_seeds, order, progress, description)
+        ordered = run_jobs(envs, policies, jobs, job_seeds, order, progress, description, overlap=overlap)
         return Episodes.from_episode_list(ordered, envs.observation_space, envs.action_space, env_id=envs.env_id)
     finally:
         envs.close()

@@ -100,16 +100,26 @@ def _worker(conn: Connection, env_id: str, count: int, env_kwargs: dict[str, Any
 
 
 class EnvSlots:
-    def __init__(self, env_id: str, num_envs: int, processes: int = 1, **env_kwargs: Any) -> None:
+    def __init__(
+        self, env_id: str, num_envs: int, processes: int = 1, in_workers: bool = False, **env_kwargs: Any
+    ) -> None:
+        """``in_workers``: every chunk of slots is stepped by a worker process and this one only
+        sends and receives, so it can compute one chunk's actions while the workers step the
+        others (``step_send``/``step_receive``; ``justask.rollout.run_jobs(overlap=True)``)."""
         check_env_id(env_id)
         self.env_id = env_id
         self.num_envs = num_envs
         processes = max(1, min(processes, num_envs))
         bounds = np.linspace(0, num_envs, processes + 1).round().astype(int)
+        if in_workers:
+            bounds = np.concatenate([[0], bounds])  # an empty chunk here; every slot in a worker
         self._starts = bounds[:-1]
         self._local = _LocalEnvs(env_id, int(bounds[1] - bounds[0]), env_kwargs)
-        self.observation_space = self._local.envs[0].observation_space
-        self.action_space = self._local.envs[0].action_space
+        probe = self._local.envs[0] if self._local.envs else gym.make(env_id, **env_kwargs)
+        self.observation_space = probe.observation_space
+        self.action_space = probe.action_space
+        if not self._local.envs:
+            probe.close()
         self._workers: list[tuple[Any, Connection]] = []
         # fork, like Gymnasium's AsyncVectorEnv on Linux: spawn would re-import the user's main
         # script. Workers touch only Gymnasium, never torch.
@@ -130,11 +140,20 @@ class EnvSlots:
             parts.append((rows, slots[rows] - self._starts[c]))
         return parts
 
-    def _call(self, command: str, slots: np.ndarray, payload: np.ndarray) -> list[Any]:
+    def chunks(self) -> list[np.ndarray]:
+        """The slots of each chunk that has any (each chunk is stepped by one process)."""
+        bounds = [*self._starts, self.num_envs]
+        return [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+
+    def _send(self, command: str, slots: np.ndarray, payload: np.ndarray) -> Any:
         parts = self._split(np.asarray(slots))
         for (_proc, conn), (rows, local) in zip(self._workers, parts[1:], strict=True):
             if len(rows):
                 conn.send((command, local, payload[rows]))
+        return command, parts, payload
+
+    def _receive(self, sent: Any) -> list[tuple[np.ndarray, Any]]:
+        command, parts, payload = sent
         rows0, local0 = parts[0]
         results: list[tuple[np.ndarray, Any]] = []
         if len(rows0):
@@ -143,6 +162,9 @@ class EnvSlots:
             if len(rows):
                 results.append((rows, conn.recv()))
         return results
+
+    def _call(self, command: str, slots: np.ndarray, payload: np.ndarray) -> list[Any]:
+        return self._receive(self._send(command, slots, payload))
 
     def reset(self, slots: np.ndarray, seeds: np.ndarray) -> np.ndarray:
         """Start new episodes in ``slots`` with the given seeds; their first observations."""
@@ -154,8 +176,17 @@ class EnvSlots:
 
     def step(self, slots: np.ndarray, actions: np.ndarray) -> StepResult:
         """Step ``slots`` with ``actions``: observations, rewards, terminations, truncations."""
+        return self.step_receive(self.step_send(slots, actions))
+
+    def step_send(self, slots: np.ndarray, actions: np.ndarray) -> Any:
+        """Start stepping ``slots`` (workers step at once); ``step_receive`` collects the result.
+        Calls for the slots of one worker are answered in the order they were sent."""
         slots = np.asarray(slots)
-        results = self._call("step", slots, np.asarray(actions))
+        return slots, self._send("step", slots, np.asarray(actions))
+
+    def step_receive(self, pending: Any) -> StepResult:
+        slots, sent = pending
+        results = self._receive(sent)
         n = len(slots)
         obs = np.empty((n, *self.observation_space.shape), dtype=self.observation_space.dtype)
         rewards, terminations, truncations = np.empty(n), np.empty(n, dtype=bool), np.empty(n, dtype=bool)

@@ -95,10 +95,12 @@ def evaluate(
     ray_address: str | None = None,
     env_kwargs: dict[str, Any] | None = None,
     processes: int = 1,
+    overlap: bool = False,
 ) -> EvalResult:
     """Roll ``policy`` out for ``episodes`` episodes (``num_envs`` at a time; on Ray with
     ``ray_workers``/``ray_address``, as in ``collect``; ``env_kwargs`` go to ``gymnasium.make``,
-    e.g. a world family's ``box``; ``processes > 1`` steps the envs in that many processes)."""
+    e.g. a world family's ``box``; ``processes > 1`` steps the envs in that many processes;
+    ``overlap``: the envs step in worker processes while the policy acts for the others)."""
     if episodes < 1:
         raise JustAskError(f"episodes must be at least 1, got {episodes}")
     info = getattr(policy, "info", {}) or {}
@@ -113,6 +115,7 @@ def evaluate(
         ray_address=ray_address,
         env_kwargs=env_kwargs,
         processes=processes,
+        overlap=overlap,
     )
     return EvalResult.from_episodes(name or policy.name, result, info.get("condition"), info.get("action_rule"))
 
@@ -145,6 +148,7 @@ def steering(
     success_at: float | None = None,
     progress: bool = False,
     guidance: float = 1.0,
+    overlap: bool = False,
 ) -> dict[str, Any]:
     """How much the request steers ``model``: the outcome when each episode is asked its request
     beside a control asked another's — the same episodes (seeds), success judged by the env's own
@@ -162,7 +166,7 @@ def steering(
     spec = model.io.condition
     if spec is None:
         raise JustAskError("steering needs a conditioned model (behaviour cloning takes no request)")
-    common = dict(episodes=episodes, num_envs=num_envs, seed=seed, env_kwargs=env_kwargs)
+    common = dict(episodes=episodes, num_envs=num_envs, seed=seed, env_kwargs=env_kwargs, overlap=overlap)
 
     def run(value: Any, label: str) -> EvalResult:
         agent = ask(model, value, action_rule=action_rule, reward_fn=reward_fn, name=label, guidance=guidance)

@@ -248,7 +248,7 @@ def test_asking_in_the_data_quantiles_and_above_what_the_model_can_honour(run):
     assert r.exit_code == 0 and "clustered" in r.output, r.output
 
 
-def test_eval_threads_and_env_processes_change_the_speed_not_the_episodes(run, tiny_run):
+def test_eval_threads_processes_and_overlap_change_the_speed_not_the_episodes(run, tiny_run):
     import torch
 
     common = ("eval", tiny_run, "--episodes", 6, "--num-envs", 3, "--no-steering", "--overwrite")
@@ -259,6 +259,9 @@ def test_eval_threads_and_env_processes_change_the_speed_not_the_episodes(run, t
     assert torch.get_num_threads() == 2
     one, two = (json.loads(Path(f"runs/{o}/report.json").read_text())["agents"] for o in ("e1", "e2"))
     assert [a["mean"] for a in one] == [a["mean"] for a in two]
+    assert run(*common, "--out", "runs/e3", "--no-overlap").exit_code == 0  # envs stepped in turn
+    in_turn = json.loads(Path("runs/e3/report.json").read_text())["agents"]
+    assert in_turn[0]["action_rule"] == "argmax" and in_turn[0]["mean"] == one[0]["mean"]
     torch.set_num_threads(1)
     one_line_error(run(*common, "--threads", -1), "--threads must be a whole number in [0, 1024]")
     one_line_error(run(*common, "--env-processes", 0), "--env-processes must be in [1, 256]")

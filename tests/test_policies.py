@@ -53,3 +53,27 @@ def test_random_policy_covers_the_action_space():
     policy.reset(np.arange(500), np.arange(500))
     actions = policy.act(np.zeros((500, 1)), np.arange(500))
     assert actions.shape == (500, 2) and actions.min() >= -2 and actions.max() <= 3 and actions.std() > 1
+
+
+def test_overlapped_stepping_gives_the_same_episodes_as_stepping_in_turn():
+    """Envs stepped in workers while the policy acts for the other chunk: same seeds, same
+    episodes, for a stateless expert and for a model with per-slot context (a DT)."""
+    from justask.asking import ask
+    from justask.collection import collect
+    from justask.models import ModelConfig, PolicyModel
+    from justask.relabel import return_to_go
+    from justask.suites.lunar_lander import LunarLanderExpert
+
+    expert = [(LunarLanderExpert(), 6)]
+    plain = collect("LunarLander-v3", expert, num_envs=4, seed=3, progress=False)
+    overlapped = collect("LunarLander-v3", expert, num_envs=4, seed=3, progress=False, overlap=True)
+    np.testing.assert_array_equal(plain.actions, overlapped.actions)
+    np.testing.assert_array_equal(plain.observations, overlapped.observations)
+    data = return_to_go(plain, scale=100)
+    model = PolicyModel.for_episodes(data, ModelConfig("dt", context_len=5), "return_to_go")
+    runs = [
+        collect("LunarLander-v3", [(ask(model, 100), 5)], num_envs=3, seed=9, progress=False, overlap=overlap)
+        for overlap in (False, True)
+    ]
+    np.testing.assert_array_equal(runs[0].actions, runs[1].actions)
+    assert [m["seed"] for m in runs[1].metadata] == list(range(9, 14))

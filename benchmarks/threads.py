@@ -58,6 +58,32 @@ def act_once(run: Path, episodes: int, threads: int, processes: int) -> tuple[fl
     return time.perf_counter() - start, result.mean
 
 
+def overlap_rows(root: Path, episodes: int, envs: int) -> list[dict[str, Any]]:
+    """Acting with the envs stepped in turn (this process) or in two worker processes while the
+    model acts for the other chunk, at 1 and 2 torch threads, for the demo's MLP and DT."""
+    import torch
+
+    from justask.asking import ask
+    from justask.evaluation import evaluate
+    from justask.models import load_model
+
+    rows = []
+    for model_name in ("mlp", "dt"):
+        model = load_model(root / ("rvs" if model_name == "mlp" else "dt"))
+        for threads, overlap in itertools.product((1, 2), (False, True)):
+            torch.set_num_threads(threads)
+            start = time.perf_counter()
+            result = evaluate(
+                "LunarLander-v3", ask(model), episodes=episodes, num_envs=envs, progress=False, overlap=overlap
+            )
+            seconds = time.perf_counter() - start
+            row = {"model": model_name, "threads": threads, "overlap": overlap, "seconds": round(seconds, 2)}
+            row.update(episodes_per_s=round(episodes / seconds, 2), mean=round(result.mean, 3))
+            rows.append(row)
+            print(row, flush=True)
+    return rows
+
+
 def train_once(dataset: Path, kind: str, steps: int, threads: int) -> float:
     import tempfile
 
@@ -130,7 +156,39 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "results" / "threads"))
     parser.add_argument("--plot-only", action="store_true", help="redraw the PNG from the JSON")
+    parser.add_argument(
+        "--part",
+        choices=("threads", "overlap"),
+        default="threads",
+        help="overlap: acting while the envs step (writes threads_overlap.*)",
+    )
+    parser.add_argument("--envs", type=int, default=250, help="--part overlap: envs stepped together")
     args = parser.parse_args()
+    if args.part == "overlap":
+        from justask.report import provenance, provenance_markdown, write_json, write_text
+
+        rows = overlap_rows(Path(args.root), args.episodes, args.envs)
+        out = Path(args.out + "_overlap")
+        prov = provenance(vars(args))
+        write_json(out.with_suffix(".json"), {"rows": rows, "provenance": prov})
+        lines = [
+            "# Acting while the envs step: overlapped vs in turn",
+            "",
+            f"{args.episodes} LunarLander episodes, {args.envs} envs, the quick demo's models asked their best "
+            "(the DT with its full context). 'overlap': the envs step in 2 worker processes while the model "
+            "acts for the other half (`evaluate(overlap=True)`, `justask eval`'s default).",
+            "",
+            "| model | torch threads | envs | seconds | episodes/s | mean return |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            where = "overlapped (2 workers)" if r["overlap"] else "in turn (this process)"
+            lines.append(
+                f"| {r['model']} | {r['threads']} | {where} | {r['seconds']:.1f} | {r['episodes_per_s']:.1f} | {r['mean']:.2f} |"
+            )
+        write_text(out.with_suffix(".md"), "\n".join([*lines, "", provenance_markdown(prov)]))
+        print("\n".join(lines))
+        return
     if args.plot_only:
         import json
 

@@ -108,6 +108,23 @@ def best_of(repeats: int, measure: Any) -> tuple[float, Any]:
     return min(runs, key=lambda r: r[0] if isinstance(r, tuple) else -r)
 
 
+def plot_overlap(path: Path, rows: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    labels = [f"{r['model']} t{r['threads']} {'overlap' if r['overlap'] else 'in turn'}" for r in rows]
+    ax.bar(range(len(rows)), [r["episodes_per_s"] for r in rows], color=["C2" if r["overlap"] else "C0" for r in rows])
+    ax.set_xticks(range(len(rows)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("episodes per second")
+    ax.set_title("Acting while the envs step (green) vs in turn (blue), 2 cores", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot(path: Path, rows: list[dict[str, Any]]) -> None:
     import matplotlib
 
@@ -186,7 +203,11 @@ def main() -> None:
             lines.append(
                 f"| {r['model']} | {r['threads']} | {where} | {r['seconds']:.1f} | {r['episodes_per_s']:.1f} | {r['mean']:.2f} |"
             )
-        write_text(out.with_suffix(".md"), "\n".join([*lines, "", provenance_markdown(prov)]))
+        plot_overlap(out.with_suffix(".png"), rows)
+        write_text(
+            out.with_suffix(".md"),
+            "\n".join([*lines, "", f"![overlap]({out.name}.png)", "", provenance_markdown(prov)]),
+        )
         print("\n".join(lines))
         return
     if args.plot_only:

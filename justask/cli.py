@@ -289,7 +289,7 @@ class Eval:
     threads: int = 0
     """Torch CPU threads for acting (0: justask's choice, measured on 2 cores: 1)."""
     overlap: bool = True
-    """Step the envs in worker processes while the model acts for the others (measured 1.3-1.6x faster on 2 cores; argmax episodes identical, sampled ones draw in another order)."""
+    """Step the envs in worker processes while the model acts for the others (measured 1.3-1.5x faster on 2 cores with 1 thread; argmax episodes identical, sampled ones draw in another order)."""
     env_processes: int = 1
     """Step the envs in this many processes (with --overlap: worker processes, at least 2)."""
     ray: bool = False

@@ -535,11 +535,44 @@ def plot_training(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_evaluation(report: dict, path: Path) -> None:
+    """Env steps/s per way of acting, d3rlpy's bar grey, ours blue (an evaluation-only run's plot)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = (report.get("evaluation") or {}).get("rows") or []
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(12, 0.6 * len(rows) + 1.6))
+    colors = ["#999999" if r["config"].startswith("d3rlpy") else "#1f77b4" for r in rows]
+    ax.barh([r["config"] for r in rows], [r["env_steps_per_s"] for r in rows], color=colors)
+    ax.invert_yaxis()
+    ax.set_xlabel("env steps/s")
+    for y, r in enumerate(rows):
+        ratio = f" ({r['env_steps_per_s_ratio']}x d3rlpy)" if r.get("env_steps_per_s_ratio") else ""
+        ax.text(r["env_steps_per_s"], y, f" {r['env_steps_per_s']:,.0f}{ratio}", va="center", fontsize=8)
+    ax.set_xlim(0, 1.6 * max(r["env_steps_per_s"] for r in rows))
+    ax.set_title("Acting in LunarLander: justask (blue) vs d3rlpy (grey), in one run", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot(report: dict, path: Path) -> None:
+    """The training plot, or for a run without training (``--skip-training``) the evaluation's."""
+    if report.get("training"):
+        plot_training(report, path)
+    else:
+        plot_evaluation(report, path)
+
+
 def rewrite_markdown(json_path: Path) -> None:
     """Re-render a results JSON's Markdown and plot (after a change to the report's layout)."""
     report = json.loads(json_path.read_text())
     json_path.with_suffix(".md").write_text(markdown(report))
-    plot_training(report, json_path.with_suffix(".png"))
+    plot(report, json_path.with_suffix(".png"))
 
 
 def main() -> None:
@@ -596,7 +629,7 @@ def main() -> None:
         report["total_s"] = round(time.perf_counter() - started, 1)
         (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
         (out / f"{stem}.md").write_text(markdown(report))
-        plot_training(report, out / f"{stem}.png")
+        plot(report, out / f"{stem}.png")
 
     sections = [
         ("training", not args.skip_training, training_rows),

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -341,6 +342,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import urllib.parse  # noqa: F401  (quote, for the page addresses)
-
     main()

@@ -47,6 +47,24 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "'go to' from the previous event, 5x the play, condition dropout 0.2, guidance 1/2/3 chosen on validation",
         {"goto_from_event": True, "play_episodes": 1000, "dropout": 0.2, "guidance": (1.0, 2.0, 3.0)},
     ),
+    "clean_play": (
+        "'go to' from the previous event and the 'done' step, play from the noiseless bot only (no noisy bot, no random walks)",
+        {"goto_from_event": True, "done_step": True, "noisy_share": 0.0, "random_share": 0.0, "peer": True},
+    ),
+    "dt_goto_from_event_done": (
+        "the text DT (context 8), 'go to' from the previous event and the 'done' step; BC is a DT too",
+        {"goto_from_event": True, "done_step": True, "kind": "dt", "peer": True},
+    ),
+    "wandering_clause": (
+        "'go to' from the previous event and the 'done' step; segments not direct all the way end in 'after "
+        "wandering', direct ones keep the plain caption",
+        {"goto_from_event": True, "done_step": True, "wandering_clause": True, "peer": True},
+    ),
+    "film": (
+        "'go to' from the previous event and the 'done' step; the MLP (hindsight and BC alike) conditions every "
+        "hidden layer on the sentence (FiLM)",
+        {"goto_from_event": True, "done_step": True, "film": True, "peer": True},
+    ),
 }
 
 
@@ -57,6 +75,7 @@ def config_for(name: str, args: argparse.Namespace) -> Any:
 
     options = dict(VARIANTS[name][1])
     dropout = options.pop("dropout", 0.0)
+    film = options.pop("film", False)
     base = lg.Config()
     return lg.Config(
         out=str(Path(args.run) / name),
@@ -65,7 +84,7 @@ def config_for(name: str, args: argparse.Namespace) -> Any:
         eval_episodes=args.episodes,
         gif=False,
         overwrite=True,
-        mlp=dataclasses.replace(base.mlp, condition_dropout=dropout),
+        mlp=dataclasses.replace(base.mlp, condition_dropout=dropout, condition_film=film),
         **{"peer": False, "goto_from_event": False, "done_step": False, **options},
     )
 

@@ -246,6 +246,7 @@ def segments(
             if direct and e.kind != "putnext" and e.direct_from >= 0:
                 start = max(start, e.direct_from)
             start = start if max_len is None else max(start, e.step + 1 - max_len)
+            direct_all_the_way = e.direct_from < 0 or e.direct_from <= start
             n = e.step + 1 - start
             rewards = np.zeros(n, dtype=np.float32)
             rewards[-1] = 1.0
@@ -262,6 +263,7 @@ def segments(
                         "kind": e.kind,
                         "source": i,
                         "start": start,
+                        "direct": bool(direct_all_the_way),
                     },
                 }
             )
@@ -319,6 +321,23 @@ def with_manner(segmented: Episodes, share: float = 0.5, seed: int = 0) -> Episo
             metadata[i]["manner"] = manner
             if manner is not None and chosen[i]:
                 metadata[i]["caption"] = f"{metadata[i]['caption']} {manner}"
+    return dataclasses.replace(segmented, metadata=metadata)
+
+
+def with_wandering_clause(segmented: Episodes) -> Episodes:
+    """Captions that say how the agent got there, as a person watching would: a segment whose
+    approach was direct all the way (``direct_start``: at every step, steps left <= 1.5 x the
+    distance + 3) keeps the plain caption; one that was not ends in "after wandering". The plain
+    sentence then labels only going there directly, and "go to the red ball" asks for that —
+    the wandering the play holds (the noisy bot, random walks, detours) is still learned, under
+    its own words. Needs ``segments``' ``direct`` metadata; adds metadata ``manner``."""
+    metadata = []
+    for m in segmented.metadata:
+        if "direct" not in m:
+            raise JustAskError("the wandering clause needs segments made by captions.segments (metadata 'direct')")
+        wandered = not m["direct"]
+        manner = ba.MANNERS[1] if wandered else None
+        metadata.append({**m, "manner": manner, "caption": f"{m['caption']} {manner}" if wandered else m["caption"]})
     return dataclasses.replace(segmented, metadata=metadata)
 
 

@@ -1,5 +1,6 @@
 """BabyAI hindsight language: play data, the captioner, the held-out filter, the text encoder."""
 
+import dataclasses
 import socket
 
 import numpy as np
@@ -544,3 +545,27 @@ def test_pickup_segments_can_reach_back_over_a_drop():
         assert b["metadata"]["start"] <= a["metadata"]["start"]
         np.testing.assert_array_equal(b["actions"][-len(a["actions"]) :], a["actions"])
     assert any(drop in reaching.episode(i)["actions"].tolist() for i, k in enumerate(kinds) if k == "pickup")
+
+
+def test_the_wandering_clause_marks_every_segment_that_was_not_direct_all_the_way():
+    data = play_episodes("GoToLocal", noise=0.25, episodes=4, seed=2)
+    events = cp.caption_episodes(data)
+    segmented = cp.segments(data, events, goto_from_event=True)
+    clauses = cp.with_wandering_clause(segmented)
+    flat = [e for es in events for e in es]
+    wandered = 0
+    for e, before, after in zip(flat, segmented.metadata, clauses.metadata, strict=True):
+        direct = e.direct_from <= before["start"]  # from its own start on, every step was direct
+        assert before["direct"] == direct
+        if direct:
+            assert after["caption"] == before["caption"] and after["manner"] is None
+        else:
+            wandered += 1
+            assert after["caption"] == f"{before['caption']} after wandering"
+            assert ba.split_manner(after["caption"]) == (before["caption"], "after wandering")
+    assert 0 < wandered < len(flat)  # the noisy bot's play holds both
+    bare = dataclasses.replace(segmented, metadata=[{"caption": m["caption"]} for m in segmented.metadata])
+    with pytest.raises(JustAskError, match="direct"):
+        cp.with_wandering_clause(bare)
+    with pytest.raises(JustAskError, match="one way of writing manner"):
+        lg.Config(manner_share=0.5, wandering_clause=True)

@@ -55,12 +55,39 @@ def steering_gap(model) -> float:
     return (own - other) / len(SENTENCES)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "dt"])
+@pytest.mark.parametrize("kind", ["mlp", "mlp-film", "dt"])
 def test_a_text_model_follows_the_sentence_and_shows_a_steering_gap(tmp_path, kind):
     ep = text_only_episodes()
-    model_cfg = ModelConfig(kind=kind, hidden_sizes=(32,), d_model=32, n_layer=1, context_len=2)
+    film = kind == "mlp-film"
+    kind = "mlp" if film else kind
+    model_cfg = ModelConfig(kind=kind, hidden_sizes=(32,), d_model=32, n_layer=1, context_len=2, condition_film=film)
     fit = TrainConfig(steps=300, batch_size=32, learning_rate=3e-3, threads=1, progress=False)
     model = train(ep, model_cfg, fit, tmp_path / "text", condition="caption")
     assert steering_gap(model) > 0.9
     ignores = train(ep, model_cfg, fit, tmp_path / "bc")  # the same data without the sentence
     assert steering_gap(ignores) == 0.0
+
+
+def test_film_starts_as_the_plain_mlp_and_is_a_saved_choice(tmp_path):
+    """FiLM's scale and shift start at 1 and 0, so a FiLM MLP's first forward equals the plain
+    MLP's with the same weights; the choice is in the saved config and the loaded model has it."""
+    import torch
+
+    from justask.models.config import PolicyIO
+    from justask.models.mlp import MLPTrunk
+    from justask.models.saved import load_model
+
+    ep = text_only_episodes(n_per_sentence=4)
+    io = PolicyIO.from_episodes(ep, condition="caption")
+    torch.manual_seed(0)
+    plain = MLPTrunk(ModelConfig(kind="mlp", hidden_sizes=(16, 8)), io)
+    film = MLPTrunk(ModelConfig(kind="mlp", hidden_sizes=(16, 8), condition_film=True), io)
+    film.load_state_dict(plain.state_dict(), strict=False)  # the same embedding and linear maps
+    obs, cond = torch.randn(3, 1, 4), torch.randn(3, 1, io.condition.dim)
+    args = (torch.zeros(3, 1, dtype=torch.long), cond, torch.zeros(3, 1, dtype=torch.long), None)
+    torch.testing.assert_close(film(obs, *args), plain(obs, *args))
+    fit = TrainConfig(steps=5, batch_size=8, threads=1, progress=False)
+    train(
+        ep, ModelConfig(kind="mlp", hidden_sizes=(16,), condition_film=True), fit, tmp_path / "m", condition="caption"
+    )
+    assert load_model(tmp_path / "m").config.condition_film

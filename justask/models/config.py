@@ -47,6 +47,8 @@ class ModelConfig:
     """MLP hidden layers."""
     condition_embed: int = 32
     """Width of the condition embedding fed to the MLP."""
+    condition_film: bool = False
+    """MLP: the condition embedding also scales and shifts every hidden layer (FiLM) besides being an input."""
     condition_dropout: float = 0.0
     """Share of training segments asked nothing (a learned "no request" token instead of theirs): the model also learns the unconditioned policy, which guidance at ask time contrasts with the asked one."""
 
@@ -56,7 +58,7 @@ class ModelConfig:
             raise JustAskError(f"unknown model kind '{self.kind}' (choose from {', '.join(MODEL_KINDS)})")
         whole_numbers(self, 1, "context_len", "d_model", "n_head", "condition_embed")
         whole_numbers(self, 0, "n_layer", "max_timestep")
-        for name in ("condition_token", "action_tokens", "timestep_embedding"):
+        for name in ("condition_token", "action_tokens", "timestep_embedding", "condition_film"):
             if not isinstance(getattr(self, name), bool):
                 raise JustAskError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if isinstance(self.dropout, bool) or not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):

@@ -15,13 +15,14 @@ from justask.suites import (  # noqa: F401  (each registers its envs)
     lunar_lander,
     lunar_lander_worlds,
     maze,
+    ogbench,
 )
 
 
 def can_pose(env_id: str, keyword: str) -> bool:
     """Whether ``env_id`` can be told a request asked with ``keyword`` (a maze its goal, BabyAI a
     mission). Such an env rewards only the request's success."""
-    return (env_id.startswith("justask/PointMaze") and keyword == "goal") or (
+    return (env_id.startswith(("justask/PointMaze", "justask/OGBench-PointMaze")) and keyword == "goal") or (
         env_id.startswith("justask/BabyAI-") and keyword == "text"
     )
 
@@ -29,7 +30,11 @@ def can_pose(env_id: str, keyword: str) -> bool:
 def reset_options_for(env_id: str, keyword: str, value: Any) -> dict[str, Any] | None:
     """Reset options that make ``env_id`` pose what a model is asked for, so the env's own check
     judges it: a maze's goal, a BabyAI mission in its grammar. None: the env cannot be told."""
-    if env_id.startswith("justask/PointMaze") and keyword == "goal" and value is not None:
+    if (
+        env_id.startswith(("justask/PointMaze", "justask/OGBench-PointMaze"))
+        and keyword == "goal"
+        and value is not None
+    ):
         return {"goal": list(value)}
     if env_id.startswith("justask/BabyAI-") and keyword == "text" and isinstance(value, str):
         from justask.errors import JustAskError

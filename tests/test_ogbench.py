@@ -153,3 +153,22 @@ def test_quick_run_trains_asks_and_reports(tmp_path, no_network):
     assert "Published (OGBench paper" in text and "smaller dataset" in text and "privileged reference" in text
     data = load_minari(tmp_path / "run" / "seed0" / "data")
     assert data.num_steps == 4 * 300
+
+
+def test_the_env_draws_itself_and_poses_its_goals_to_the_cli():
+    from justask.suites import env_requests, reset_options_for
+
+    env = og.OGBenchPointMazeEnv("Medium", render_mode="rgb_array")
+    _, info = env.reset(seed=og.EVAL_SEED, options={"goal": [20.0, 20.0]})
+    np.testing.assert_array_equal(info["goal"], [20.0, 20.0])
+    picture = env.render()
+    assert picture.ndim == 3 and picture.shape[2] == 3
+    goal_pink = (np.abs(picture.astype(int) - [240, 150, 150]).sum(axis=2) < 10).sum()
+    walls = (np.abs(picture.astype(int) - [90, 90, 90]).sum(axis=2) < 10).mean()
+    assert goal_pink > 50 and 0.3 < walls < 0.8  # the goal disc drawn; walls about half the medium maze
+    left, right, top, bottom = env.map_extent()
+    assert left < 0 < 20 < right and bottom < 0 < 20 < top
+    env.close()
+    goals = env_requests(og.env_id("Large"), "goal")(np.array([og.EVAL_SEED + 1]))
+    np.testing.assert_allclose(goals, og.episode_goals("Large", np.array([og.EVAL_SEED + 1])))
+    assert reset_options_for(og.env_id("Medium"), "goal", [1.0, 2.0]) == {"goal": [1.0, 2.0]}

@@ -54,4 +54,8 @@ def env_requests(env_id: str, keyword: str) -> Any:
         name = next((m for m in maze.MAZES if maze.env_id(m) == env_id), None)
         if name is not None:
             return lambda seeds: maze.episode_goals(name, seeds)
+    if env_id.startswith("justask/OGBench-PointMaze") and keyword == "goal":
+        name = next((m for m in ogbench.MAZES if ogbench.env_id(m) == env_id), None)
+        if name is not None:
+            return ogbench.env_goals(name)
     return None

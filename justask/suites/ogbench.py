@@ -152,7 +152,49 @@ class OGBenchPointMazeEnv(gym.Env):
         return np.asarray(obs, dtype=np.float64), reward, terminated, False, {"success": success}
 
     def render(self) -> np.ndarray | None:
-        return self.inner.render() if self.render_mode == "rgb_array" else None
+        """A top-down picture drawn here (walls, goal, point): MuJoCo's own renderer needs an
+        OpenGL platform (EGL/OSMesa) that headless machines often lack."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self._picture(self.goal, np.asarray(self.inner.get_xy()))
+
+    def map_picture(self) -> np.ndarray:
+        """The maze's walls alone, drawn as ``render`` draws them (a map to click a goal on)."""
+        return self._picture(None, None)
+
+    def map_extent(self) -> tuple[float, float, float, float]:
+        """The maze coordinates at the edges of the pictures: (left x, right x, top y, bottom y)."""
+        rows, cols = np.asarray(self.inner.maze_map).shape
+        unit = self.inner._maze_unit
+        left, top = cell_centre((0, 0), unit)
+        return (left - unit / 2, left - unit / 2 + cols * unit, top - unit / 2 + rows * unit, top - unit / 2)
+
+    def _picture(self, goal: np.ndarray | None, point: np.ndarray | None) -> np.ndarray:
+        from PIL import Image, ImageDraw
+
+        walls = np.asarray(self.inner.maze_map)
+        rows, cols = walls.shape
+        px = 40
+        left, right, top, bottom = self.map_extent()
+        image = Image.new("RGB", (cols * px, rows * px), (235, 235, 228))
+        draw = ImageDraw.Draw(image)
+
+        def to_px(xy: np.ndarray) -> tuple[float, float]:  # y grows upwards in the maze, down in the picture
+            return ((xy[0] - left) / (right - left) * cols * px, (top - xy[1]) / (top - bottom) * rows * px)
+
+        for i, j in np.argwhere(walls == 1):
+            x, y = to_px(np.array(cell_centre((int(i), int(j)), self.inner._maze_unit)))
+            draw.rectangle([x - px / 2, y - px / 2, x + px / 2 - 1, y + px / 2 - 1], fill=(90, 90, 90))
+        scale = px / self.inner._maze_unit
+        if goal is not None:
+            gx, gy = to_px(goal)
+            r = GOAL_TOLERANCE * scale
+            draw.ellipse([gx - r, gy - r, gx + r, gy + r], fill=(240, 150, 150))
+        if point is not None:
+            bx, by = to_px(point)
+            r = 0.3 * scale
+            draw.ellipse([bx - r, by - r, bx + r, by + r], fill=(30, 120, 40))
+        return np.asarray(image)
 
     def close(self) -> None:
         self.inner.close()

@@ -65,6 +65,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "hidden layer on the sentence (FiLM)",
         {"goto_from_event": True, "done_step": True, "film": True, "peer": True},
     ),
+    "dt_no_timestep": (
+        "the text DT without its timestep embedding ('go to' from the previous event, the 'done' step): "
+        "segments restart the step count, so late steps of an episode are ones it never saw",
+        {"goto_from_event": True, "done_step": True, "kind": "dt", "timestep": False},
+    ),
 }
 
 
@@ -76,6 +81,7 @@ def config_for(name: str, args: argparse.Namespace) -> Any:
     options = dict(VARIANTS[name][1])
     dropout = options.pop("dropout", 0.0)
     film = options.pop("film", False)
+    timestep = options.pop("timestep", True)
     base = lg.Config()
     return lg.Config(
         out=str(Path(args.run) / name),
@@ -85,6 +91,7 @@ def config_for(name: str, args: argparse.Namespace) -> Any:
         gif=False,
         overwrite=True,
         mlp=dataclasses.replace(base.mlp, condition_dropout=dropout, condition_film=film),
+        dt=dataclasses.replace(base.dt, timestep_embedding=timestep),
         **{"peer": False, "goto_from_event": False, "done_step": False, **options},
     )
 

@@ -398,7 +398,7 @@ def plot_success(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = report["pooled"]
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(8, 5))
     width = 0.8 / max(1, len(rows))
     x = np.arange(og.EVAL_TASKS + 1)
     for k, r in enumerate(rows):
@@ -413,7 +413,7 @@ def plot_success(report: dict[str, Any], path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("success")
     ax.set_title(f"OGBench {report['setup']['dataset']} (regenerated data)", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -430,7 +430,7 @@ def plot_paths(maze: str, paths: dict[str, Any], path: Path) -> None:
     env = og.OGBenchPointMazeEnv(maze, task="collect")
     maze_map, unit = np.asarray(env.inner.maze_map), env.inner._maze_unit
     env.close()
-    fig, ax = plt.subplots(figsize=(6, 6 * maze_map.shape[0] / maze_map.shape[1]))
+    fig, ax = plt.subplots(figsize=(8.5, 5.5 * maze_map.shape[0] / maze_map.shape[1]))
     for i, j in zip(*np.nonzero(maze_map), strict=True):
         x, y = og.cell_centre((int(i), int(j)), unit)
         ax.add_patch(plt.Rectangle((x - unit / 2, y - unit / 2), unit, unit, color="#555"))

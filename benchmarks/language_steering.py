@@ -9,9 +9,10 @@ instruction BC is trained beside some, on as many env steps as that variant's pl
 Every model is asked its own mission, the same verb about another object in its room, another
 episode's mission and an irrelevant sentence on the same episodes; the steering gap is own minus
 other (paired bootstrap CI). Writes ``benchmarks/results/language_steering.{json,md,png}`` and
-``benchmarks/results/language_summary.json`` (``[{level, set, model, success, ci95,
-steering_gap, steps_to_success, env_steps}]``, one file over every level run: a level's rows
-are replaced when it is run again); the runs go to ``--run``.
+``benchmarks/results/language_summary.json`` (``[{level, variant, set, model, success, ci95,
+steering_gap, steps_to_success, env_steps, source}]``, rebuilt from every recorded
+``language_steering*.json``: a (level, variant, set) measured again keeps its newest row;
+``--summary-only`` rebuilds it alone); the runs go to ``--run``.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dt_no_timestep": (
         "the text DT without its timestep embedding ('go to' from the previous event, the 'done' step): "
         "segments restart the step count, so late steps of an episode are ones it never saw",
-        {"goto_from_event": True, "done_step": True, "kind": "dt", "timestep": False},
+        {"goto_from_event": True, "done_step": True, "kind": "dt", "timestep": False, "peer": True},
     ),
 }
 
@@ -187,6 +188,47 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n\nPicture: `language_steering.png` (own missions).\n"
 
 
+def summary_rows(record: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    """One recorded steering run's rows in the summary's shape."""
+    return [
+        {
+            "level": record["level"],
+            "variant": r["variant"],
+            "set": r["set"],
+            "model": r["model"],
+            "success": r["own"]["mean"],
+            "ci95": r["own"]["ci95"],
+            "steering_gap": r["steering_gap"],
+            "steps_to_success": r["own"].get("steps_to_success"),
+            "env_steps": r["env_steps"],
+            "episodes": r["episodes"],
+            "seeds": r["seeds"],
+            "source": source,
+        }
+        for r in record["rows"]
+    ]
+
+
+def write_summary(results: Path) -> Path:
+    """``language_summary.json`` rebuilt from every recorded ``language_steering*.json`` in
+    ``results`` (oldest first; a (level, variant, set) row measured again keeps its newest)."""
+    from justask.report import write_json
+
+    def finished(path: Path) -> str:
+        return json.loads(path.read_text())["provenance"].get("finished", "")
+
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    sources = {}
+    for path in sorted(results.glob("language_steering*.json"), key=finished):
+        record = json.loads(path.read_text())
+        for row in summary_rows(record, path.name):
+            rows[(row["level"], row["variant"], row["set"])] = row
+        sources[path.name] = record["provenance"]
+    target = results / "language_summary.json"
+    write_json(target, {"rows": list(rows.values()), "provenance_by_file": sources})
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--level", default="GoToLocal")
@@ -195,7 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--run", default="runs/benchmarks/language_steering")
     parser.add_argument("--out", default=str(ROOT / "results" / "language_steering"))
+    parser.add_argument("--summary-only", action="store_true", help="only rebuild language_summary.json")
     args = parser.parse_args(argv)
+    if args.summary_only:
+        print(f"wrote {write_summary(Path(args.out).parent)}", flush=True)
+        return 0
 
     from justask.recipes import recipe, run_recipe
     from justask.report import provenance, provenance_markdown, write_json, write_text
@@ -210,30 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(out.with_suffix(".json"), {"level": args.level, "rows": rows, "provenance": prov})
     write_text(out.with_suffix(".md"), markdown(rows, args) + "\n" + provenance_markdown(prov))
     plot(rows, out.with_suffix(".png"), args.level)
-    summary = [
-        {
-            "level": args.level,
-            "set": r["set"],
-            "model": r["model"],
-            "success": r["own"]["mean"],
-            "ci95": r["own"]["ci95"],
-            "steering_gap": r["steering_gap"],
-            "steps_to_success": r["own"].get("steps_to_success"),
-            "env_steps": r["env_steps"],
-            "episodes": r["episodes"],
-            "seeds": r["seeds"],
-        }
-        for r in rows
-    ]
-    summary_path = out.parent / "language_summary.json"
-    try:  # the other levels' rows stay: one summary over every level measured
-        earlier = json.loads(summary_path.read_text())
-        kept = [r for r in earlier["rows"] if r["level"] != args.level]
-        provenances = {k: v for k, v in earlier.get("provenance_by_level", {}).items() if k != args.level}
-    except (OSError, ValueError, KeyError):
-        kept, provenances = [], {}
-    provenances[args.level] = prov
-    write_json(summary_path, {"rows": kept + summary, "provenance_by_level": provenances})
+    write_summary(out.parent)
     print(f"wrote {out.with_suffix('.md')}", flush=True)
     return 0
 

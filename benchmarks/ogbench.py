@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
+# This file's own folder leaves the import path: its name would shadow the ogbench package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 sys.path.insert(0, str(ROOT.parent))
 
 
@@ -144,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     args, settings = parser.parse_known_args(argv)
     results = Path(args.results)
     if not args.combine_only:
-        import run as runner  # benchmarks/run.py
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("benchmark_run", ROOT / "run.py")
+        runner = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(runner)  # benchmarks/run.py
 
         for name in args.datasets:
             code = runner.main(

@@ -70,7 +70,7 @@ def markdown(record: dict[str, Any]) -> str:
         "Gaussian noise 0.5; navigate 1000 x 1001 steps, stitch 5000 x 201 — or the size stated per row), "
         "evaluated by its protocol (five tasks, 1000 steps, success within 1.0; overall = mean over tasks). "
         "**Published** numbers are OGBench's (paper, Table 2), on its official files with 1M gradient steps "
-        "and 8 seeds — not ours. The privileged row is told the generator's own goals, which OGBench's files "
+        "— not ours. The privileged row is told the generator's own goals, which OGBench's files "
         "do not hold: a ceiling, not a method.",
         "",
         "| dataset | method | success | Wilson 95% CI | per seed | tasks 1-5 | data | steps x batch | fit s |",
@@ -92,7 +92,16 @@ def markdown(record: dict[str, Any]) -> str:
                 + ", ".join(f"{k} {v / 100:.2f}" for k, v in pub.items())
                 + " | | | | | 1M | |"
             )
-    lines += ["", "Picture: `ogbench.png`.", "", "## Provenance", ""]
+    lines += [
+        "",
+        "Picture: `ogbench.png`.",
+        "",
+        "## Provenance",
+        "",
+        "This table and picture: `python benchmarks/ogbench.py --combine-only` over the per-dataset records "
+        "(`ogbench_<dataset>.{json,md}`, each with its full provenance), which were run as:",
+        "",
+    ]
     for name, prov in record["provenance_by_dataset"].items():
         lines.append(f"- {name}: `{prov.get('command')}` at {prov.get('git_commit')}, seeds {prov.get('seeds')}")
     return "\n".join(lines) + "\n"
@@ -119,13 +128,13 @@ def plot(record: dict[str, Any], path: Path) -> None:
                 else [0, 0]
                 for m in models
             ]
-        ).T
+        ).T.clip(min=0)  # a Wilson bound can sit a rounding error past a rate of 0
         ax.barh(y, values, xerr=err, color="#4c72b0", capsize=3)
         pub = record["published"].get(name)
         if pub:
             for method, colour in (("HIQL", "k"), ("GCBC", "grey")):
                 ax.axvline(pub[method] / 100, color=colour, ls="--", lw=1, label=f"published {method}")
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="upper right")
         ax.set_yticks(y, models, fontsize=7)
         ax.invert_yaxis()
         ax.set_xlim(0, 1.05)

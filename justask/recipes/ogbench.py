@@ -375,7 +375,7 @@ def markdown(report: dict[str, Any]) -> str:
         pub = report["published"]
         lines += [
             "",
-            "Published (OGBench paper, Table 2; **on the official files, 1M gradient steps, 8 seeds** — not ours): "
+            "Published (OGBench paper, Table 2; **on the official files, 1M gradient steps** — not ours): "
             + ", ".join(f"{k} {v}%" for k, v in pub.items())
             + ".",
         ]

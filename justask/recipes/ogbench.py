@@ -58,7 +58,7 @@ class Config:
     OGBench's: one seed, a few minutes on 2 CPU cores)."""
 
     out: str = "runs/demo-ogbench"
-    """Run folder: report.md/json, success.png; per seed the dataset (seed<N>/data, Minari) and the trained models."""
+    """Run folder: report.md/json, success.png, paths.png; per seed the dataset (seed<N>/data, Minari) and the trained models."""
     seeds: tuple[int, ...] = (0,)
     """Seeds; each generates its own data (generator seed = the seed) and fits its own models."""
     dataset: str = "pointmaze-medium-navigate"

@@ -146,6 +146,17 @@ def hindsight_goals(
     )
 
 
+def hindsight_goal_copies(
+    episodes: Episodes, strategy: str = "future", *, horizon: int | None = None, copies: int = 1, seed: int = 0
+) -> Episodes:
+    """``copies`` copies of ``episodes``, each relabeled by ``hindsight_goals`` with its own cuts
+    (seed ``seed * 1000 + k``): more goals per step from the same experience."""
+    if copies < 1:
+        raise JustAskError(f"hindsight goal copies must be at least 1, got {copies}")
+    relabeled = [hindsight_goals(episodes, strategy, horizon=horizon, seed=seed * 1000 + k) for k in range(copies)]
+    return relabeled[0] if copies == 1 else Episodes.concatenate(relabeled)
+
+
 def goal_rewards(
     episodes: Episodes, name: str = GOAL, radius: float = 0.45, goal_dims: slice | Sequence[int] = slice(0, 2)
 ) -> tuple[np.ndarray, np.ndarray]:

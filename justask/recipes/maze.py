@@ -31,7 +31,7 @@ from justask.evaluation import EvalResult, evaluate, steering, steering_line
 from justask.models.config import ModelConfig
 from justask.models.policy import PolicyModel
 from justask.recipes import Recipe
-from justask.relabel import GOAL, GOAL_STRATEGIES, goal_mdp, hindsight_goals
+from justask.relabel import GOAL, GOAL_STRATEGIES, goal_mdp, hindsight_goal_copies, hindsight_goals
 from justask.report import provenance, write_report
 from justask.stats import overlaps, pooled_success
 from justask.suites import maze as mz
@@ -127,12 +127,6 @@ def maze_data(cfg: Config, seed: int) -> Episodes:
         progress=False,
         env_kwargs={"task": "explore"},
     )
-
-
-def relabeled(data: Episodes, cfg: Config, seed: int) -> Episodes:
-    """``cfg.copies`` copies of ``data``, each with its own hindsight goals."""
-    copies = [hindsight_goals(data, cfg.strategy, horizon=cfg.horizon, seed=seed * 1000 + k) for k in range(cfg.copies)]
-    return copies[0] if len(copies) == 1 else Episodes.concatenate(copies)
 
 
 # ---- models and peers --------------------------------------------------------------------------
@@ -235,7 +229,7 @@ def run_seed(
     control of every goal model. Returns (rows, steering, model folders, data summary)."""
     t0 = time.perf_counter()
     data = maze_data(cfg, seed)
-    train_data = relabeled(data, cfg, seed)
+    train_data = hindsight_goal_copies(data, cfg.strategy, horizon=cfg.horizon, copies=cfg.copies, seed=seed)
     _log(f"seed {seed}: {data.summary()}; relabeled x{cfg.copies} in {time.perf_counter() - t0:.0f} s")
     rows, control, models = [], [], {}
     for kind in cfg.models:

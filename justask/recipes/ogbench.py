@@ -37,7 +37,7 @@ from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.models.config import ModelConfig
 from justask.recipes import Recipe
-from justask.relabel import GOAL, GOAL_STRATEGIES, goal_mdp, hindsight_goals
+from justask.relabel import GOAL, GOAL_STRATEGIES, goal_mdp, hindsight_goal_copies, hindsight_goals
 from justask.report import write_report
 from justask.stats import wilson_ci
 from justask.suites import ogbench as og
@@ -139,12 +139,6 @@ def _log(message: str) -> None:
 
 
 # ---- data, models, peers ----------------------------------------------------------------------
-def relabeled(data: Episodes, cfg: Config, seed: int) -> Episodes:
-    """``cfg.copies`` copies of ``data``, each with its own hindsight goals."""
-    copies = [hindsight_goals(data, cfg.strategy, horizon=cfg.horizon, seed=seed * 1000 + k) for k in range(cfg.copies)]
-    return copies[0] if len(copies) == 1 else Episodes.concatenate(copies)
-
-
 def fit(kind: str, data: Episodes, cfg: Config, run_dir: Path, seed: int) -> Any:
     """``kind`` mlp/dt on the hindsight goals, bc on no goal, collector on the generator's goals."""
     model, fitting = (cfg.dt, cfg.dt_train) if kind == "dt" else (cfg.mlp, cfg.mlp_train)
@@ -218,7 +212,7 @@ def run_seed(cfg: Config, seed: int, folder: Path) -> tuple[list[dict[str, Any]]
         info["dataset"] = str(
             save_minari(data, folder / "data", overwrite=True, description=f"{cfg.dataset}, seed {seed}")
         )
-    train_data = relabeled(data, cfg, seed)
+    train_data = hindsight_goal_copies(data, cfg.strategy, horizon=cfg.horizon, copies=cfg.copies, seed=seed)
     _log(f"seed {seed}: {data.summary()}; {info['goals_reached']} generator goals reached")
     rows = []
     for kind in cfg.models:

@@ -91,9 +91,9 @@ class Config:
     )
     """The Decision Transformer (--kind dt)."""
     train: TrainConfig = dataclasses.field(
-        default_factory=lambda: TrainConfig(steps=2000, batch_size=256, threads=2, device="cpu")
+        default_factory=lambda: TrainConfig(steps=2000, batch_size=256, device="cpu")
     )
-    """How each text-conditioned model is fitted (its seed is each of --seeds); on the CPU, as the recorded runs."""
+    """How each text-conditioned model is fitted (its seed is each of --seeds); on the CPU, as the recorded runs, with the threads the machine's load leaves free (two beside another busy process are 10-20x slower; the weights do not depend on the count)."""
     peer: bool = True
     """Also train instruction BC on the bot's demos with their true missions (as many env steps as the play data)."""
     ppo_budget: float = 0.0

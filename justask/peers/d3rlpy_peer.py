@@ -204,6 +204,33 @@ class GoalActorPolicy:
         return np.asarray(self.algo.predict(obs.astype(np.float32)), dtype=np.float32)
 
 
+def goal_actor(
+    algo: str,
+    data: Episodes,
+    relabeled: Episodes,
+    goal_fn: Any,
+    name: str,
+    *,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    device: str = "cpu",
+    horizon: int | None = None,
+    radius: float = 0.45,
+) -> GoalActorPolicy:
+    """A goal-conditioned d3rlpy IQL or CQL on the same data as justask's goal models: the
+    hindsight-relabeled ``relabeled`` plus one copy of ``data`` asking for random goals
+    (negatives), as goal-conditioned MDPs whose sparse reward is recomputed within ``radius``;
+    acting for each episode's goal from ``goal_fn(seeds)``."""
+    from justask.relabel import goal_mdp, hindsight_goals
+    from justask.training import resolve_device
+
+    negatives = hindsight_goals(data, "random", horizon=horizon, seed=seed * 1000 + 999)
+    mdp = Episodes.concatenate([goal_mdp(relabeled, radius=radius), goal_mdp(negatives, radius=radius)])
+    learner = train_continuous(mdp, algo, steps, batch_size=batch_size, seed=seed, device=str(resolve_device(device)))
+    return GoalActorPolicy(learner, goal_fn, name)
+
+
 @dataclasses.dataclass
 class DiscreteDTConfig:
     """d3rlpy's DiscreteDecisionTransformer, sized like justask's demo DT (d3rlpy's own default

@@ -31,7 +31,7 @@ from justask.evaluation import EvalResult, evaluate, steering, steering_line
 from justask.models.config import ModelConfig
 from justask.models.policy import PolicyModel
 from justask.recipes import Recipe
-from justask.relabel import GOAL, GOAL_STRATEGIES, goal_mdp, hindsight_goal_copies, hindsight_goals
+from justask.relabel import GOAL, GOAL_STRATEGIES, hindsight_goal_copies
 from justask.report import provenance, write_report
 from justask.stats import overlaps, pooled_success
 from justask.suites import maze as mz
@@ -139,20 +139,20 @@ def peer_policy(kind: str, data: Episodes, train_data: Episodes, cfg: Config, se
     """d3rlpy IQL or CQL on the same data: the hindsight-relabeled copies plus one copy asking
     for random goals (negatives), as goal-conditioned MDPs with recomputed sparse rewards; the
     MLP's gradient steps and batch size."""
-    from justask.peers.d3rlpy_peer import GoalActorPolicy, train_continuous
-    from justask.training import resolve_device
+    from justask.peers.d3rlpy_peer import goal_actor
 
-    negatives = hindsight_goals(data, "random", horizon=cfg.horizon, seed=seed * 1000 + 999)
-    mdp = Episodes.concatenate([goal_mdp(train_data), goal_mdp(negatives)])
-    learner = train_continuous(
-        mdp,
+    return goal_actor(
         kind,
-        cfg.mlp_train.steps,
+        data,
+        train_data,
+        lambda seeds: mz.episode_goals(cfg.maze, seeds),
+        MODEL_NAMES[kind],
+        steps=cfg.mlp_train.steps,
         batch_size=cfg.mlp_train.batch_size,
         seed=seed,
-        device=str(resolve_device(cfg.mlp_train.device)),
+        device=cfg.mlp_train.device,
+        horizon=cfg.horizon,
     )
-    return GoalActorPolicy(learner, lambda seeds: mz.episode_goals(cfg.maze, seeds), MODEL_NAMES[kind])
 
 
 # ---- evaluation ----------------------------------------------------------------------------------

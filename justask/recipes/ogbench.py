@@ -37,7 +37,7 @@ from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.models.config import ModelConfig
 from justask.recipes import Recipe
-from justask.relabel import GOAL, GOAL_STRATEGIES, goal_mdp, hindsight_goal_copies, hindsight_goals
+from justask.relabel import GOAL, GOAL_STRATEGIES, hindsight_goal_copies
 from justask.report import write_report
 from justask.stats import wilson_ci
 from justask.suites import ogbench as og
@@ -149,22 +149,21 @@ def fit(kind: str, data: Episodes, cfg: Config, run_dir: Path, seed: int) -> Any
 def iql_policy(data: Episodes, train_data: Episodes, cfg: Config, seed: int) -> Any:
     """d3rlpy IQL on the hindsight goals plus one copy asking for random goals (negatives), as
     goal-conditioned MDPs with OGBench's success radius; the MLPs' steps and batch size."""
-    from justask.peers.d3rlpy_peer import GoalActorPolicy, train_continuous
-    from justask.training import resolve_device
+    from justask.peers.d3rlpy_peer import goal_actor
 
-    negatives = hindsight_goals(data, "random", horizon=cfg.horizon, seed=seed * 1000 + 999)
-    mdp = Episodes.concatenate(
-        [goal_mdp(train_data, radius=og.GOAL_TOLERANCE), goal_mdp(negatives, radius=og.GOAL_TOLERANCE)]
-    )
-    learner = train_continuous(
-        mdp,
+    return goal_actor(
         "iql",
-        cfg.mlp_train.steps,
+        data,
+        train_data,
+        og.env_goals(cfg.maze),
+        MODEL_NAMES["iql"],
+        steps=cfg.mlp_train.steps,
         batch_size=cfg.mlp_train.batch_size,
         seed=seed,
-        device=str(resolve_device(cfg.mlp_train.device)),
+        device=cfg.mlp_train.device,
+        horizon=cfg.horizon,
+        radius=og.GOAL_TOLERANCE,
     )
-    return GoalActorPolicy(learner, og.env_goals(cfg.maze), MODEL_NAMES["iql"])
 
 
 def _thinned(xy: np.ndarray, every: int = 4) -> np.ndarray:

@@ -34,6 +34,7 @@ def ask(
     kv_cache: bool = False,
     cache_keep: int | None = None,
     guidance: float = 1.0,
+    as_asked: bool = False,
     **by_keyword: Any,
 ) -> Agent:
     """An ``Agent`` acting for what you ask::
@@ -50,13 +51,18 @@ def ask(
     actions) -> (N,)``. ``kv_cache``/``cache_keep``: see ``Agent``. ``guidance`` > 1 (a model
     trained with ``condition_dropout``): classifier-free guidance, the asked policy pushed away
     from the policy asked nothing, so the request weighs more in each action (``PolicyModel.guided``).
-    An unconditioned model (behaviour cloning) takes no request.
+    An unconditioned model (behaviour cloning) takes no request. ``as_asked``: make the request
+    exactly as given — no mapping by a calibration or by what the data says (for measuring).
 
     A model whose condition predicts what each request achieves (relabeled with behaviours:
     ``ConditionSpec.outcomes``) is asked by default for the request predicted to get the most,
     and a request above that one is mapped down to it, with a ``JustAskWarning``: asking for
     more than the data's behaviours get would select luck, not skill. ``agent.info`` then holds
     what was requested, what was asked and the prediction.
+
+    A calibrated model (``justask.calibration``, for the ``action_rule`` it is asked with) makes,
+    instead, the request whose measured mean was nearest what was asked, predicts what that
+    request got, and is asked by default for the request that got the most.
     """
     if action_rule not in ACTION_RULES:
         raise JustAskError(f"unknown action rule '{action_rule}' (choose from {', '.join(ACTION_RULES)})")
@@ -86,8 +92,11 @@ def ask(
     if callable(value):
         requests: Any = per_episode(spec, value)
         asked: Any = "per episode"
+    elif as_asked:
+        requests = spec.request(value)
+        asked = spec.describe(value)
     else:
-        value, extra = honour(spec, value)
+        value, extra = honour(spec, value, action_rule)
         requests = spec.request(value)
         asked = spec.describe(value)
     agent = Agent(
@@ -106,9 +115,17 @@ def ask(
     return agent
 
 
-def honour(spec: ConditionSpec, value: Any) -> tuple[Any, dict[str, Any]]:
-    """A request as it will be made, and what to record about it: a request above the highest
-    one the model can honour (``spec.honourable``) is mapped down to it, with a warning."""
+def honour(spec: ConditionSpec, value: Any, action_rule: str = "argmax") -> tuple[Any, dict[str, Any]]:
+    """A request as it will be made, and what to record about it.
+
+    Calibrated for ``action_rule`` (``spec.calibration``, measured by ``justask.calibration``):
+    the request whose measured mean was nearest what was asked (the best: the one that got the
+    most), predicted to get what it got; a request beyond everything the model got warns. Else a
+    request above the highest one the data says the model can honour (``spec.honourable``) is
+    mapped down to it, with a warning."""
+    rows = spec.calibrated(action_rule)
+    if rows is not None:
+        return _calibrated(spec, value, rows, action_rule)
     limit = spec.honourable
     if limit is None:
         return value, {}
@@ -127,6 +144,30 @@ def honour(spec: ConditionSpec, value: Any) -> tuple[Any, dict[str, Any]]:
         extra["mapped_to"] = round(limit, 4)
     extra["predicted"] = [round(v, 4) for v in spec.predict(spec.describe(value)) or ()]
     return value, extra
+
+
+def _calibrated(spec: ConditionSpec, value: Any, rows: np.ndarray, action_rule: str) -> tuple[float, dict[str, Any]]:
+    chosen = spec.calibrated_choice(value, action_rule)
+    request, lo, mid, hi, mean_lo, mean_hi = (float(v) for v in rows[chosen])
+    extra: dict[str, Any] = {"calibrated": action_rule}
+    if value is not None:
+        requested = float(spec.describe(value))
+        extra["requested"] = round(requested, 4)
+        top, bottom = rows[int(np.argmax(rows[:, 2]))], rows[int(np.argmin(rows[:, 2]))]
+        beyond = "above the most" if requested > top[5] else "below the least" if requested < bottom[4] else ""
+        if beyond:
+            warnings.warn(
+                f"asked {spec.keyword}={requested:.4g}, {beyond} this model got when calibrated "
+                f"({action_rule}, {spec.calibration['episodes']} episodes per request on {spec.calibration['env']}: "
+                f"{bottom[2]:.4g} to {top[2]:.4g}); asking {request:.4g}, which got {mid:.4g}",
+                JustAskWarning,
+                stacklevel=4,
+            )
+        if abs(request - requested) > 1e-5 * max(1.0, abs(requested)):
+            extra["mapped_to"] = round(request, 4)
+    extra["predicted"] = [round(lo, 4), round(mid, 4), round(hi, 4)]
+    extra["predicted_mean_ci"] = [round(mean_lo, 4), round(mean_hi, 4)]
+    return request, extra
 
 
 def _the_request(spec: ConditionSpec | None, request: Any, by_keyword: dict[str, Any]) -> Any:

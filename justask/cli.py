@@ -240,7 +240,11 @@ def ask_command(cfg: Ask) -> None:
     asked = agent.info["condition"]
     if agent.info.get("predicted"):
         lo, mid, hi = agent.info["predicted"]
-        say(f"asking {spec.keyword}={display(asked)} is predicted to get {mid:.4g} (middle half [{lo:.4g}, {hi:.4g}])")
+        source = f", measured when calibrated ({cfg.action_rule})" if agent.info.get("calibrated") else ""
+        say(
+            f"asking {spec.keyword}={display(asked)} is predicted to get {mid:.4g} "
+            f"(middle half [{lo:.4g}, {hi:.4g}]{source})"
+        )
     options = reset_options_for(env_id, spec.keyword, value) if spec is not None else None
     if spec is not None and options is None and can_pose(env_id, spec.keyword):
         say(f"the env cannot pose {display(asked)}, so nothing checks it: watch the GIF")
@@ -385,24 +389,25 @@ def eval_command(cfg: Eval) -> None:
         low, high = spec.quantiles[10], spec.quantiles[100]
         points = []
         for asked in tqdm(np.linspace(low, high, cfg.sweep), desc="sweep", unit="ask"):
+            swept = ask(
+                model,
+                float(asked),
+                action_rule=best_rule,
+                reward_fn=reward_fn,
+                kv_cache=cfg.kv_cache,
+                guidance=cfg.guidance,
+            )
             r = evaluate(
                 env_id,
-                ask(
-                    model,
-                    float(asked),
-                    action_rule=best_rule,
-                    reward_fn=reward_fn,
-                    kv_cache=cfg.kv_cache,
-                    guidance=cfg.guidance,
-                ),
+                swept,
                 episodes=cfg.sweep_episodes,
                 num_envs=cfg.num_envs,
                 progress=False,
                 **rollout,
             )
             point = {"asked": round(float(asked), 2), "mean": round(r.mean, 2), "ci95": [round(x, 2) for x in r.ci95]}
-            if spec.outcomes is not None:
-                point["predicted"] = [round(v, 2) for v in spec.predict(min(float(asked), spec.honourable))]
+            if swept.info.get("predicted"):
+                point["predicted"] = [round(v, 2) for v in swept.info["predicted"]]
             points.append(point)
         rho = spearman([p["asked"] for p in points], [p["mean"] for p in points]) if len(points) > 1 else float("nan")
         report["sweep"] = {
@@ -419,6 +424,62 @@ def eval_command(cfg: Eval) -> None:
     say(f"report: {out / 'report.md'}")
 
 
+@dataclasses.dataclass
+class Calibrate:
+    """Measure what a return-conditioned model achieves when asked each of a grid of requests
+    over the data's range, per action rule; saved as RUN/calibration.json. From then on asking
+    makes the request that got nearest what is asked and predicts what it got."""
+
+    run: Positional[str]
+    """Run folder of a trained model asked for one number (a return)."""
+    points: int = 12
+    """Requests, evenly spaced in the data's quantiles from its lowest to its highest."""
+    episodes: int = 50
+    """Episodes per request and action rule (seeds from 3,000,000: apart from eval's)."""
+    rules: tuple[str, ...] = ("argmax", "sample")
+    """Action rules to calibrate."""
+    num_envs: int = 100
+    """Envs stepped together."""
+    env: str = ""
+    """Env id (default: the one the model was trained on)."""
+    threads: int = 0
+    """Torch CPU threads for acting (0: justask's choice, measured on 2 cores: 1)."""
+    overlap: bool = True
+    """Step the envs in worker processes while the model acts for the others."""
+    allow_import: bool = False
+    """Let an env id of the form module:Env-vN import its module."""
+
+
+def calibrate_command(cfg: Calibrate) -> None:
+    from justask.calibration import better_rule, calibrate, table_lines
+    from justask.models.saved import save_calibration
+
+    _whole(cfg.points, "--points", 2, 1000)
+    _whole(cfg.episodes, "--episodes", 2, 10_000_000)
+    _whole(cfg.num_envs, "--num-envs", 1, 100_000)
+    set_acting_threads(cfg.threads)
+    model, env_id = open_run(cfg.run, cfg.env, cfg.allow_import)
+    check_writable(Path(cfg.run) / "calibration.json", "the calibration")
+    calibration = calibrate(
+        model,
+        env_id,
+        points=cfg.points,
+        episodes=cfg.episodes,
+        rules=cfg.rules,
+        num_envs=cfg.num_envs,
+        reward_fn=learned_reward_of(cfg.run, model),
+        progress=say,
+        overlap=cfg.overlap,
+    )
+    path = save_calibration(cfg.run, calibration)
+    for line in table_lines(calibration, model.io.condition.keyword):
+        say(line)
+    rule = better_rule(calibration)
+    best = max(calibration["rules"][rule], key=lambda row: row[2])
+    say(f"best: {model.io.condition.keyword}={best[0]:.4g} ({rule}) got {best[2]:.1f} [{best[4]:.1f}, {best[5]:.1f}]")
+    say(f"calibration: {path}")
+
+
 def _asked_info(spec: Any, info: dict[str, Any]) -> dict[str, Any]:
     """What a report says about a 1-number request: as asked, as made, the prediction and the
     share of the data's episodes whose request was at least as high."""
@@ -432,7 +493,7 @@ def _asked_info(spec: Any, info: dict[str, Any]) -> dict[str, Any]:
     }
     if spec.info.get("episodes"):
         out["data_episodes_at_or_above"] = round(out["data_share_at_or_above"] * spec.info["episodes"])
-    for key in ("requested", "mapped_to", "predicted"):
+    for key in ("requested", "mapped_to", "predicted", "predicted_mean_ci", "calibrated"):
         if key in info:
             out[key] = info[key]
     return out
@@ -440,12 +501,16 @@ def _asked_info(spec: Any, info: dict[str, Any]) -> dict[str, Any]:
 
 def asked_line(info: dict[str, Any]) -> str:
     line = f"asked {info['keyword']}={info['asked']:.4g}"
-    if info.get("mapped_to") is not None:
+    if info.get("mapped_to") is not None and info.get("calibrated"):
+        line += f" (requested {info['requested']:.4g}: the request that got nearest it when calibrated)"
+    elif info.get("mapped_to") is not None:
         line += f" (requested {info['requested']:.4g}, above what the model can honour)"
     line += f"; {info['data_share_at_or_above']:.1%} of the data's episodes reached it"
     if info.get("predicted"):
         lo, mid, hi = info["predicted"]
         line += f"; predicted {mid:.4g} (middle half [{lo:.4g}, {hi:.4g}])"
+        if info.get("calibrated"):
+            line += f", measured when calibrated ({info['calibrated']})"
     return line
 
 
@@ -522,6 +587,7 @@ COMMANDS: dict[str, tuple[type | None, Callable[..., None], str]] = {
     "train": (Train, train_command, "relabel a dataset and train a model on it by maximum likelihood"),
     "ask": (Ask, ask_command, "ask a trained model for something and watch one rollout (GIF)"),
     "eval": (Eval, eval_command, "evaluate a trained model, how much its request steers it, a sweep"),
+    "calibrate": (Calibrate, calibrate_command, "measure what asking each return gets; asking then picks by it"),
     "serve": (Serve, serve_command, "a local web console: ask trained models and watch them act"),
     "demo": (None, demo_command, "run a recipe on its quick defaults (default: lunarlander)"),
     "recipes": (None, recipes_command, "list the recipes"),

@@ -44,6 +44,7 @@ SPEC_FIELDS = (
     "text",
     "encoder",
     "outcomes",
+    "calibration",
 )  # the keys of a column's description that are the spec's; the rest is free-form info
 NOT_A_CONDITION = "labels"  # a column of target actions (ModelConfig's target), never asked for
 IRRELEVANT = "the weather is nice today"  # a sentence about nothing in any world: the text control
@@ -96,6 +97,37 @@ def _outcome_rows(rows: Any, name: str) -> list[list[float]] | None:
     return arr.tolist()
 
 
+CALIBRATION_COLUMNS = ("request", "lo", "mid", "hi", "mean_lo", "mean_hi")
+
+
+def _calibration(data: Any, name: str) -> dict[str, Any] | None:
+    """A measured calibration, checked: ``{"rules": {rule: rows}, "env": id, "episodes": n, "seed": s}``,
+    rows ``[request, lo, mid, hi, mean_lo, mean_hi]`` with requests rising (``justask.calibration``)."""
+    if data is None:
+        return None
+    what = f"condition '{name}': calibration"
+    if not isinstance(data, Mapping) or not isinstance(data.get("rules"), Mapping) or not data["rules"]:
+        raise JustAskError(f"{what} must hold measured rows per action rule ('rules')")
+    for key in ("episodes", "seed"):
+        value = data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise JustAskError(f"{what}: '{key}' must be a whole number >= 0, got {value!r}")
+    if not isinstance(data.get("env"), str):
+        raise JustAskError(f"{what}: 'env' must be the env id it was measured on")
+    rules = {}
+    for rule, rows in data["rules"].items():
+        try:
+            arr = np.asarray(rows, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = np.zeros((0, 0))
+        if arr.ndim != 2 or arr.shape[1] != len(CALIBRATION_COLUMNS) or len(arr) == 0 or not np.isfinite(arr).all():
+            raise JustAskError(f"{what}: '{rule}' must be rows of [{', '.join(CALIBRATION_COLUMNS)}] numbers")
+        if (np.diff(arr[:, 0]) <= 0).any():
+            raise JustAskError(f"{what}: '{rule}' requests must rise")
+        rules[str(rule)] = arr.tolist()
+    return {**dict(data), "rules": rules}
+
+
 def _floats(values: Any, dim: int, what: str, broadcast: bool = True) -> list[float]:
     """``dim`` finite floats from ``values`` (one number is repeated ``dim`` times when
     ``broadcast``), or a ``JustAskError`` naming ``what``."""
@@ -132,6 +164,9 @@ class ConditionSpec:
     # 1-dim: what asking each request achieves, predicted from the data (justask.behaviours.outcome_table):
     # rows [request, lo, mid, hi] in user units, requests ascending; then ``best`` is the request predicted best
     outcomes: list[list[float]] | None = None
+    # 1-dim: what this model achieved, measured by rollouts per action rule (justask.calibration);
+    # where present for the rule it acts by, asking picks the request that got nearest what was asked
+    calibration: dict[str, Any] | None = None
     info: dict[str, Any] = dataclasses.field(default_factory=dict)  # the rest of the column's description
 
     def __post_init__(self) -> None:
@@ -166,6 +201,9 @@ class ConditionSpec:
         self.outcomes = _outcome_rows(self.outcomes, self.name)
         if self.outcomes is not None and self.dim != 1:
             raise JustAskError(f"condition '{self.name}': outcomes are for a 1-number condition")
+        self.calibration = _calibration(self.calibration, self.name)
+        if self.calibration is not None and self.dim != 1:
+            raise JustAskError(f"condition '{self.name}': a calibration is for a 1-number condition")
         if self.encoder is not None and not isinstance(self.encoder, str):
             raise JustAskError(f"condition '{self.name}': encoder must be a string, got {self.encoder!r}")
         if self.fields is not None and (
@@ -440,6 +478,25 @@ class ConditionSpec:
         """The highest request worth making: above it the prediction gets no better (1-dim with
         outcomes; else ``None``)."""
         return None if self.outcomes is None or self.best is None else float(self.best[0])
+
+    def calibrated(self, action_rule: str) -> np.ndarray | None:
+        """The measured rows for ``action_rule`` (``CALIBRATION_COLUMNS``), or ``None``."""
+        rows = (self.calibration or {}).get("rules", {}).get(action_rule)
+        return None if rows is None else np.asarray(rows, dtype=np.float64)
+
+    def calibrated_choice(self, value: Any, action_rule: str) -> int | None:
+        """Which calibrated row asking ``value`` (user units; ``None``: the best) is made as: the
+        request whose measured mean was nearest ``value`` (ties: the higher request), or for the
+        best, the one that got the most. ``None`` where there is no calibration for the rule."""
+        rows = self.calibrated(action_rule)
+        if rows is None:
+            return None
+        means = rows[:, 2]
+        if value is None:
+            return int(np.flatnonzero(means >= means.max())[-1])
+        wanted = float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
+        gaps = np.abs(means - wanted)
+        return int(np.flatnonzero(gaps <= gaps.min())[-1])
 
     # ---- storage -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -158,6 +158,8 @@ def test_the_asking_recipe_writes_the_calibrated_sweep(tmp_path):
         quantiles=(0.1, 0.5, 1.0),
         episodes_per_ask=3,
         num_envs=3,
+        calibration_episodes=2,
+        calibration_points=3,
     )
     report = run_recipe(recipe("asking"), cfg)
     run = report["tasks"][WINDY_ENV]["0"]
@@ -169,6 +171,9 @@ def test_the_asking_recipe_writes_the_calibrated_sweep(tmp_path):
         assert m["sweep"][-1]["mapped_to"] is not None or m["sweep"][-1]["asked_return"] <= m["honourable"] + 1e-3
         assert set(m) >= {"spearman", "collapse", "no_collapse", "coverage", "best"}
         assert 0 <= m["coverage"] <= 1 and m["best"]["episodes"] == 3
+        assert m["rule_chosen_by"] == "calibration" and len(m["best"]["by_rule"]) == 1
+        assert m["calibration"]["rules"]["argmax"] and 0 <= m["coverage_of_mean_ci"] <= 1
+        assert (tmp_path / "asking" / "windylunarlander" / "seed0" / name / "calibration.json").exists()
     assert {r["method"] for r in report["summary"]} == {"rvs", "rvs_expected"}
     assert (tmp_path / "asking" / "sweep_windylunarlander.png").stat().st_size > 1000
     with pytest.raises(JustAskError, match="quantiles"):
@@ -191,3 +196,104 @@ def test_d3rlpys_decision_transformer_is_asked_for_a_return_in_batched_envs(luna
     assert result.episodes == 3 and np.isfinite(result.returns).all()
     np.testing.assert_array_equal(result.returns, again.returns)  # a run (fit, then ask) reproduces
     assert policy.info == {"action_rule": "sample", "condition": 200.0}
+
+
+class OneBet(gym.Env):
+    """One step: action 0 returns 3 for sure; action 1 returns 10 one time in five, else 0 (mean 2)."""
+
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        reward = 3.0 if int(action) == 0 else (10.0 if self.np_random.random() < 0.2 else 0.0)
+        return np.zeros(2, np.float32), reward, True, False, {}
+
+
+ONE_BET = "justask-test/OneBet-v0"
+
+
+@pytest.fixture(scope="module")
+def return_model_on_the_bet(tmp_path_factory):
+    """Plain return-to-go on the safe policy and the gambler: asked 10 it gambles."""
+    if ONE_BET not in gym.registry:
+        gym.register(ONE_BET, entry_point=OneBet)
+    ep = safe_and_lucky(n=100)
+    ep = return_to_go(ep, scale=1.0, behaviours=behaviour_groups(ep))
+    fit = TrainConfig(steps=300, batch_size=64, threads=1, log_every=300, checkpoint_every=300, progress=False)
+    folder = tmp_path_factory.mktemp("bet")
+    model = train(ep, ModelConfig(kind="mlp", hidden_sizes=(32,)), fit, folder, condition=RETURN_TO_GO)
+    return model, folder
+
+
+def test_calibration_measures_each_request_and_asking_makes_the_one_that_got_nearest(return_model_on_the_bet):
+    from justask.calibration import better_rule, calibrate, grid
+    from justask.models.saved import load_model, save_calibration
+
+    model, folder = return_model_on_the_bet
+    assert ask(model, 10.0, as_asked=True).info["condition"] == pytest.approx(10.0)  # it gambles when asked 10
+    cal = calibrate(model, ONE_BET, points=5, episodes=200, rules=("argmax",), num_envs=50)
+    rows = np.asarray(cal["rules"]["argmax"])
+    assert list(rows[:, 0]) == grid(model.io.condition, 5) and rows[0, 0] == pytest.approx(0.0)
+    assert rows[-1, 0] == pytest.approx(10.0)
+    safe = rows[np.isclose(rows[:, 0], 3.0)][0]
+    assert safe[2] == pytest.approx(3.0) and safe[4] == safe[5] == pytest.approx(3.0)  # no luck in it
+    lucky = rows[-1]
+    assert 1.0 < lucky[2] < 3.0 and lucky[4] <= lucky[2] <= lucky[5]  # asked 10, got the gambler's ~2
+    assert better_rule(cal) == "argmax"
+    save_calibration(folder, cal)
+    calibrated = load_model(folder)
+    best = ask(calibrated)
+    assert best.info["condition"] == pytest.approx(3.0) and best.info["calibrated"] == "argmax"
+    assert best.info["predicted"][1] == pytest.approx(3.0)
+    with pytest.warns(JustAskWarning, match="above the most this model got when calibrated"):
+        high = ask(calibrated, 10.0)
+    assert high.info["condition"] == pytest.approx(3.0) and high.info["mapped_to"] == pytest.approx(3.0)
+    assert high.info["requested"] == pytest.approx(10.0)
+    assert ask(calibrated, 2.0).info["predicted"][1] == pytest.approx(lucky[2], abs=0.5)  # ~2: the gamble's mean
+    assert "calibrated" not in ask(calibrated, 2.0, action_rule="sample").info  # not calibrated for sampling
+    assert ask(calibrated, 10.0, as_asked=True).info["condition"] == pytest.approx(10.0)
+
+
+def test_a_calibration_of_other_weights_or_of_bad_numbers_is_refused(return_model_on_the_bet, tmp_path):
+    import json
+    import shutil
+
+    from justask.models.saved import load_model
+
+    model, folder = return_model_on_the_bet
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    rows = [[0.0, 0.0, 2.0, 10.0, 1.5, 2.5], [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]]
+    cal = {"env": ONE_BET, "episodes": 10, "seed": 0, "points": 2, "rules": {"argmax": rows}, "weights": "0" * 64}
+    (copy / "calibration.json").write_text(json.dumps(cal))
+    with pytest.warns(JustAskWarning, match="measured on other weights"):
+        assert load_model(copy).io.condition.calibration is None
+    spec = model.io.condition
+    for bad, match in (
+        ({**cal, "rules": {"argmax": rows[::-1]}}, "must rise"),
+        ({**cal, "rules": {"argmax": [[0.0, 1.0]]}}, "rows of"),
+        ({**cal, "episodes": -1}, "episodes"),
+        ({**cal, "rules": {}}, "measured rows"),
+    ):
+        with pytest.raises(JustAskError, match=match):
+            ConditionSpec.from_json({**spec.to_json(), "calibration": bad})
+
+
+def test_justask_calibrate_writes_the_calibration_and_ask_uses_it(return_model_on_the_bet, tmp_path, capsys):
+    import shutil
+
+    from justask.cli import main
+
+    _, folder = return_model_on_the_bet
+    run = tmp_path / "run"
+    shutil.copytree(folder, run)
+    args = ["calibrate", str(run), "--env", ONE_BET, "--points", "3", "--episodes", "40", "--no-overlap"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert (run / "calibration.json").exists() and "best: return_to_go=3" in out
+    assert main(["calibrate", str(run), "--points", "1"]) == 2
+    assert "--points" in capsys.readouterr().err

@@ -27,6 +27,7 @@ import torch
 
 from justask.asking import ask
 from justask.behaviours import behaviour_groups
+from justask.calibration import better_rule, calibrate
 from justask.collection import collect
 from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.errors import JustAskError, JustAskWarning
@@ -34,6 +35,7 @@ from justask.evaluation import EVAL_SEED, EvalResult, evaluate
 from justask.minari_io import save_minari
 from justask.models.config import ModelConfig
 from justask.models.policy import PolicyModel
+from justask.models.saved import save_calibration
 from justask.recipes import Recipe
 from justask.relabel import EXPECTED_RETURN, RETURN_TO_GO, expected_return, return_to_go
 from justask.report import plot_sweep, write_report
@@ -96,6 +98,13 @@ class Config:
     """The asks: these quantiles of the data's episode returns (1.0: its best episode)."""
     episodes_per_ask: int = 100
     """Evaluation episodes per ask (and per agent and action rule)."""
+    calibration_episodes: int = 50
+    """Calibrate each return-conditioned model first (justask.calibration): episodes per request and
+    action rule, on seeds apart from the evaluation's; asking then makes the request that got nearest
+    what is asked, and the action rule is the one whose best calibrated request got the most.
+    0: no calibration (the data's prediction; the action rule chosen on the evaluation of "best")."""
+    calibration_points: int = 12
+    """Requests calibrated, evenly spaced in the data's quantiles (repeated levels once)."""
     num_envs: int = 250
     """Envs stepped together during evaluation."""
     overwrite: bool = False
@@ -105,6 +114,10 @@ class Config:
         self.seeds = seed_tuple(self.seeds)
         self.tasks, self.models, self.quantiles = tuple(self.tasks), tuple(self.models), tuple(self.quantiles)
         whole_numbers(self, 1, "episodes_per_policy", "episodes_per_ask", "num_envs")
+        whole_numbers(self, 0, "calibration_episodes")
+        whole_numbers(self, 2, "calibration_points")
+        if self.calibration_episodes == 1:
+            raise JustAskError("calibration_episodes must be 0 (none) or at least 2")
         if not self.tasks:
             raise JustAskError("tasks: give at least one env id")
         unknown = sorted(set(self.models) - set(MODELS))
@@ -203,18 +216,35 @@ def run_one(cfg: Config, env_id: str, seed: int, folder: Path) -> dict[str, Any]
     methods = {}
     for name in cfg.models:
         model = trained[name]
+        calibration = None
+        if cfg.calibration_episodes:
+            t1 = time.perf_counter()
+            calibration = calibrate(
+                model,
+                env_id,
+                points=cfg.calibration_points,
+                episodes=cfg.calibration_episodes,
+                num_envs=cfg.num_envs,
+            )
+            model.io.condition = dataclasses.replace(model.io.condition, calibration=calibration)
+            save_calibration(folder / name, calibration)
+            timings[f"calibrate_{name}_s"] = time.perf_counter() - t1
+            _log(f"calibrated {name} ({calibration['points']} requests x {cfg.calibration_episodes} episodes per rule)")
+        rules = (better_rule(calibration),) if calibration else ("argmax", "sample")
         best_by_rule = {}
-        for rule in ("argmax", "sample"):
+        for rule in rules:
             agent = ask(model, action_rule=rule)
             best_by_rule[rule] = (run_agent(agent, f"{LABELS[name]} asked best/{rule}"), dict(agent.info))
         rule = max(best_by_rule, key=lambda k: best_by_rule[k][0].mean)
         best_result, best_info = best_by_rule[rule]
+        spec = model.io.condition
         points = []
         for q, value in zip(cfg.quantiles, asked_returns, strict=True):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", JustAskWarning)  # the mapping is recorded in the point
                 agent = ask(model, value, action_rule=rule)
             r = run_agent(agent, f"{LABELS[name]} asked q{q:g} ({value:.0f})/{rule}")
+            made = float(agent.info["condition"])
             points.append(
                 {
                     "asked_quantile": q,
@@ -222,6 +252,8 @@ def run_one(cfg: Config, env_id: str, seed: int, folder: Path) -> dict[str, Any]
                     "asked": round(value, 2),
                     "mapped_to": agent.info.get("mapped_to"),
                     "predicted": agent.info.get("predicted"),
+                    "predicted_mean_ci": agent.info.get("predicted_mean_ci"),
+                    "predicted_by_data": [round(v, 4) for v in spec.predict(made) or ()] or None,
                     "mean": round(r.mean, 2),
                     "ci95": [round(r.ci95[0], 2), round(r.ci95[1], 2)],
                     "data_episodes_at_or_above": int((returns >= value - 1e-6).sum()),
@@ -230,12 +262,15 @@ def run_one(cfg: Config, env_id: str, seed: int, folder: Path) -> dict[str, Any]
         methods[name] = {
             "label": LABELS[name],
             "action_rule": rule,
-            "honourable": model.io.condition.honourable,
+            "rule_chosen_by": "calibration" if calibration else "evaluation of the best ask",
+            "calibration": calibration,
+            "honourable": spec.honourable,
             "sweep": points,
             **sweep_metrics(points, iqr),
             "best": {
                 "asked": best_info.get("condition"),
                 "predicted": best_info.get("predicted"),
+                "predicted_mean_ci": best_info.get("predicted_mean_ci"),
                 **best_result.to_json(),
                 "by_rule": {k: v[0].to_json() for k, v in best_by_rule.items()},
             },
@@ -275,6 +310,19 @@ def sweep_metrics(points: list[dict[str, Any]], iqr: float) -> dict[str, Any]:
     predicted = [p["predicted"] for p in points if p.get("predicted")]
     inside = [p["predicted"][0] <= p["mean"] <= p["predicted"][2] for p in points if p.get("predicted")]
     widths = [hi - lo for lo, _, hi in predicted]
+    by_data = [p["predicted_by_data"] for p in points if p.get("predicted_by_data")]
+    in_data = [
+        lo <= p["mean"] <= hi for p in points if p.get("predicted_by_data") for lo, _, hi in [p["predicted_by_data"]]
+    ]
+    in_mean = [
+        lo <= p["mean"] <= hi for p in points if p.get("predicted_mean_ci") for lo, hi in [p["predicted_mean_ci"]]
+    ]
+    extra = {}
+    if in_mean:  # calibrated: also the stricter test, the measured mean inside the calibration's 95% CI of it
+        extra["coverage_of_mean_ci"] = round(float(np.mean(in_mean)), 3)
+    if by_data and in_mean:  # and what the data's prediction of the same requests would have covered
+        extra["coverage_by_data"] = round(float(np.mean(in_data)), 3)
+        extra["interval_width_by_data_median"] = round(float(np.median([hi - lo for lo, _, hi in by_data])), 2)
     return {
         "spearman": round(spearman(asked, means), 3),
         "collapse": round(collapse, 2),
@@ -283,6 +331,7 @@ def sweep_metrics(points: list[dict[str, Any]], iqr: float) -> dict[str, Any]:
         "coverage": round(float(np.mean(inside)), 3) if inside else None,
         "interval_width_median": round(float(np.median(widths)), 2) if widths else None,
         "data_iqr": round(iqr, 2),
+        **extra,
     }
 
 
@@ -304,6 +353,9 @@ def summary(tasks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     "collapse": [m["collapse"] for m in runs],
                     "no_collapse": [m["no_collapse"] for m in runs],
                     "coverage": [m["coverage"] for m in runs],
+                    "coverage_of_mean_ci": [m.get("coverage_of_mean_ci") for m in runs],
+                    "coverage_by_data": [m.get("coverage_by_data") for m in runs],
+                    "action_rule": [m["action_rule"] for m in runs],
                     "interval_width_median": [m["interval_width_median"] for m in runs],
                     "data_iqr": [m["data_iqr"] for m in runs],
                     "best": [m["best"]["mean"] for m in runs],
@@ -348,25 +400,39 @@ def findings(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    calibrated = any(c is not None for r in report["summary"] for c in r["coverage_of_mean_ci"])
+    how = (
+        "Each model is first **calibrated**: asked each of a grid of requests over the data's range for a few "
+        "episodes per action rule, on seeds apart from the evaluation's (`justask.calibration`); asking it a return "
+        "then makes the request whose calibrated mean was nearest it (*asked as*), *predicted* is what that request "
+        "got when calibrated (mean and middle half of its returns), and its action rule is the one whose best "
+        "calibrated request got the most. "
+        if calibrated
+        else "A request above what the model can honour is mapped down to it, as `ask` does; *predicted* is what asking "
+        "was predicted to get before acting: the mean and middle half of the returns of the data's behaviours the "
+        "request selects. Each agent at its better action rule. "
+    )
     lines = [
         "# Asking for a return: calibrated and monotone?",
         "",
-        "Each model is asked the data's return quantiles (a request above what the model can honour is mapped down "
-        "to it, as `ask` does), each ask evaluated on the same episode seeds; *predicted* is what asking was "
-        "predicted to get before acting: the mean and middle half of the returns of the data's behaviours the "
-        "request selects. Each agent at its better action rule.",
+        "Each model is asked the data's return quantiles, each ask evaluated on the same episode seeds. " + how,
         "",
         "| task | model | Spearman (≥ 0.9) | no collapse | coverage (≥ 0.9) | interval width / data IQR | "
-        "asked best | best fixed ask | filtered BC |",
-        "|---|---|---|---|---|---|---|---|---|",
+        + ("mean in calibrated 95% CI | data's prediction coverage | " if calibrated else "")
+        + "asked best | best fixed ask | filtered BC |",
+        "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if calibrated else ""),
     ]
+
+    def listed(values: list[Any]) -> str:
+        return ", ".join("—" if v is None else f"{v:.2f}" for v in values)
+
     for r in report["summary"]:
         lines.append(
-            f"| {r['task']} | {r['label']} | {', '.join(f'{s:.2f}' for s in r['spearman'])} | "
-            f"{sum(r['no_collapse'])}/{len(r['seeds'])} | "
-            f"{', '.join('—' if c is None else f'{c:.2f}' for c in r['coverage'])} | "
+            f"| {r['task']} | {r['label']} | {listed(r['spearman'])} | "
+            f"{sum(r['no_collapse'])}/{len(r['seeds'])} | {listed(r['coverage'])} | "
             f"{np.mean(r['interval_width_median']):.0f} / {np.mean(r['data_iqr']):.0f} | "
-            f"{', '.join(f'{b:.1f}' for b in r['best'])} | {', '.join(f'{b:.1f}' for b in r['best_fixed_ask'])} | "
+            + (f"{listed(r['coverage_of_mean_ci'])} | {listed(r['coverage_by_data'])} | " if calibrated else "")
+            + f"{', '.join(f'{b:.1f}' for b in r['best'])} | {', '.join(f'{b:.1f}' for b in r['best_fixed_ask'])} | "
             f"{', '.join(f'{b:.1f}' for b in r['filtered_bc'])} |"
         )
     lines += [
@@ -392,20 +458,27 @@ def markdown(report: dict[str, Any]) -> str:
                 )
             for m in run_["methods"].values():
                 b = m["best"]
+                limit = (
+                    f"calibrated ({m['calibration']['points']} requests x {m['calibration']['episodes']} episodes per rule)"
+                    if m.get("calibration")
+                    else f"honours at most {m['honourable']:.1f}"
+                )
                 lines += [
                     "",
-                    f"### {m['label']} ({m['action_rule']}); honours at most {m['honourable']:.1f}; asked best: "
+                    f"### {m['label']} ({m['action_rule']}); {limit}; asked best: "
                     f"{b['mean']:.1f} [{b['ci95'][0]:.1f}, {b['ci95'][1]:.1f}]",
                     "",
-                    "| quantile | asked | asked as | predicted [middle half] | achieved [95% CI] | data episodes ≥ asked |",
-                    "|---|---|---|---|---|---|",
+                    "| quantile | asked | asked as | predicted [middle half] | predicted mean [95% CI] | "
+                    "achieved [95% CI] | data episodes ≥ asked |",
+                    "|---|---|---|---|---|---|---|",
                 ]
                 for p in m["sweep"]:
-                    pred, mapped = p["predicted"], p["mapped_to"]
+                    pred, mapped, mean_ci = p["predicted"], p["mapped_to"], p.get("predicted_mean_ci")
                     lines.append(
                         f"| {p['asked_quantile']:g} | {p['asked_return']:.1f} | "
                         f"{'—' if mapped is None else f'{mapped:.1f}'} | "
                         f"{'—' if not pred else f'{pred[1]:.1f} [{pred[0]:.1f}, {pred[2]:.1f}]'} | "
+                        f"{'—' if not mean_ci else f'[{mean_ci[0]:.1f}, {mean_ci[1]:.1f}]'} | "
                         f"{p['mean']:.1f} [{p['ci95'][0]:.1f}, {p['ci95'][1]:.1f}] | {p['data_episodes_at_or_above']} |"
                     )
                 lines.append(

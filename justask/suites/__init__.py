@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from justask.suites import (  # noqa: F401  (each registers its envs)
+    agents,
     babyai,
     bandits,
     cartpole_worlds,

@@ -35,6 +35,7 @@ QUICK: dict[str, tuple[str, list[str]]] = {
     "worlds_quick": ("worlds", []),
     "language_quick": ("language", []),
     "improve_quick": ("improve", []),
+    "behave_quick": ("behave", []),
 }
 # keys whose values say how long, where or who — not what was measured
 IGNORED = {

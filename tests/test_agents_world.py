@@ -162,3 +162,54 @@ def test_trait_agents_collect_as_a_population_and_record_their_traits():
     again = collect(A.ENV_ID, [(a, 2) for a in agents], num_envs=3, seed=0, progress=False)
     assert eps.num_episodes == 12 and (eps.actions == again.actions).all()
     assert eps.metadata[0]["policy_params"]["preference"] == [0, 1, 2, 3, 4]
+
+
+def test_first_touched_reads_the_object_bumped_into():
+    from justask.recipes.behave import first_touched
+
+    agents = [A.Traits((k, *[j for j in range(5) if j != k]), "direct", True, True) for k in range(5)]
+    eps = collect(A.ENV_ID, [(A.TraitAgent(a), 2) for a in agents], num_envs=5, seed=0, progress=False)
+    assert list(first_touched(eps)) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]  # a full view goes for its first preference
+
+
+def test_the_behave_recipe_asks_for_held_out_agents_in_words(tmp_path):
+    from justask.configs import TrainConfig
+    from justask.models import ModelConfig
+    from justask.recipes import recipe, run_recipe
+    from justask.recipes.behave import Config, described
+
+    cfg = Config(
+        out=str(tmp_path / "behave"),
+        train_agents=6,
+        episodes_per_agent=2,
+        test_agents=3,
+        layouts_per_agent=2,
+        model=ModelConfig(kind="mlp", hidden_sizes=(16,), condition_film=True),
+        train=TrainConfig(steps=10, batch_size=16, progress=False),
+    )
+    report = run_recipe(recipe("behave"), cfg)
+    run = report["seeds"]["0"]
+    assert run["held_out_never_trained"]
+    for s in run["sets"].values():
+        for r in s["methods"].values():
+            assert r["episodes"] == 6 and 0 <= r["action_agreement"] <= 1 and 0 <= r["first_object_agreement"] <= 1
+    assert (tmp_path / "behave" / "behave.png").stat().st_size > 1000
+    data = collect(A.ENV_ID, [(A.TraitAgent(A.population()[0]), 1)], num_envs=1, seed=0, progress=False)
+    spec_texts = described(data).condition_info["caption"]["texts"]
+    assert spec_texts == [A.describe(A.population()[0])]
+    with pytest.raises(JustAskError, match="train_agents"):
+        Config(train_agents=100_000)
+
+
+def test_the_agent_centred_view_and_the_trait_numbers():
+    env = gym.make(A.ENV_ID).unwrapped
+    obs, _ = env.reset(seed=5)
+    ego = obs[A.GRID_DIM : -A.N_OBJECTS].reshape(len(A.CHANNELS) - 1, A.EGO, A.EGO)
+    centre = A.SIZE - 1
+    x, y = env.objects[2]
+    dx, dy = x - env.agent[0], y - env.agent[1]
+    assert ego[2 + 2, centre + dy, centre + dx] == 1.0 and ego[2 + 2].sum() == 1.0
+    assert ego[0, 0, 0] == 1.0 or ego[0].sum() > A.SIZE  # outside the room reads as wall
+    v = A.trait_vector(A.Traits((3, 0, 1, 2, 4), "zigzag", False, True))
+    assert v.shape == (len(A.TRAIT_FIELDS),) and v[3] == 0.0 and v[4] == 1.0 and v[5 + 3] == 1.0
+    assert v[-2:].tolist() == [0.0, 1.0] and v[10 + 3] == 1.0

@@ -297,6 +297,7 @@ def test_presets_reproduce_the_recorded_benchmark_commands():
     assert presets["goto"].play_episodes == 120 and presets["goto"].level == "GoTo"
     dt = presets["gotolocal_dt"]
     assert (dt.kind, dt.seeds, dt.eval_episodes, dt.ppo_budget, dt.peer) == ("dt", (0,), 500, 0.0, True)
+    assert dt.dt.timestep_embedding and not lg.Config().dt.timestep_embedding  # recorded with it; the default drops it
     pad = presets["pickuploc_across_drop"]
     assert (pad.pickup_across_drop, pad.peer, pad.ppo_budget, pad.level) == (True, False, 0.0, "PickupLoc")
 

@@ -87,9 +87,14 @@ class Config:
     mlp: ModelConfig = dataclasses.field(default_factory=lambda: ModelConfig(kind="mlp", hidden_sizes=(512, 512)))
     """The MLP (--kind mlp)."""
     dt: ModelConfig = dataclasses.field(
-        default_factory=lambda: ModelConfig(kind="dt", context_len=8, d_model=128, n_layer=2, n_head=2)
+        default_factory=lambda: ModelConfig(
+            kind="dt", context_len=8, d_model=128, n_layer=2, n_head=2, timestep_embedding=False
+        )
     )
-    """The Decision Transformer (--kind dt)."""
+    """The Decision Transformer (--kind dt). No timestep embedding: each captioned segment is its own
+    episode, so its step count restarts at 0 and runs a few steps, while asking runs to the level's
+    limit — with it, the hindsight DT's steering gap on GoToLocal was +0.10, without it +0.30
+    (benchmarks/results/language_steering_dt.md)."""
     train: TrainConfig = dataclasses.field(
         default_factory=lambda: TrainConfig(steps=2000, batch_size=256, device="cpu")
     )
@@ -1098,7 +1103,14 @@ PRESETS = {
     "pickuploc": _benchmark("PickupLoc"),
     "putnextlocal": _benchmark("PutNextLocal"),
     "goto": _benchmark("GoTo", play_episodes=120),  # 9 rooms, 576-step play episodes: about as many env steps
-    "gotolocal_dt": _benchmark("GoToLocal", kind="dt", seeds=(0,), eval_episodes=500, ppo_budget=0.0),
+    "gotolocal_dt": _benchmark(
+        "GoToLocal",
+        kind="dt",
+        seeds=(0,),
+        eval_episodes=500,
+        ppo_budget=0.0,
+        dt=ModelConfig(kind="dt", context_len=8, d_model=128, n_layer=2, n_head=2, timestep_embedding=True),
+    ),  # recorded with the timestep embedding, the default then
     "pickuploc_across_drop": _hindsight_only("PickupLoc", pickup_across_drop=True),
     # the pilots of language_pilots.md (seed 0)
     "gotolocal_across_drop": _hindsight_only("GoToLocal", seeds=(0,), pickup_across_drop=True),

@@ -3,8 +3,8 @@ hidden traits — the world of "behave as π_test" (in-context imitation of agen
 
 ``justask/ManyAgents-v0``: a 9x9 room (the border is wall), a few inner walls and lava cells, five
 objects (``OBJECTS``), all drawn from the reset seed so that every layout is reachable without
-crossing lava. The observation is the whole grid, one-hot per cell (``CHANNELS``), then which
-objects have been touched: everything an imitator needs, and more than an agent with a narrow view
+crossing lava. The observation is the whole grid, one-hot per cell (``CHANNELS``), the same grid
+centred on the agent, then which objects have been touched: everything an imitator needs, and more than an agent with a narrow view
 knows. Actions: up, down, left, right (into a wall or an object: stay). Objects block the way, as
 in MiniGrid; moving into one touches it (so an agent on its way never touches another by passing);
 the episode ends when ``TOUCHES`` objects have been touched (terminated) or after ``HORIZON``
@@ -47,7 +47,9 @@ N_OBJECTS = len(OBJECTS)
 INNER_WALLS = 8
 LAVA = 5
 CHANNELS = ("wall", "lava", *OBJECTS, "agent")
-OBS_DIM = len(CHANNELS) * SIZE * SIZE + N_OBJECTS
+EGO = 2 * SIZE - 1  # the agent-centred view: every cell of the room at every position of the agent
+GRID_DIM = len(CHANNELS) * SIZE * SIZE
+OBS_DIM = GRID_DIM + (len(CHANNELS) - 1) * EGO * EGO + N_OBJECTS
 # up, down, left, right as (dx, dy)
 MOVES = np.array([(0, -1), (0, 1), (-1, 0), (1, 0)], dtype=np.int64)
 STYLES = ("direct", "wandering", "wall_hugging")
@@ -109,14 +111,20 @@ def distances(blocked: np.ndarray, source: tuple[int, int]) -> np.ndarray:
 
 
 def observe(layout: Layout, objects: list[tuple[int, int]], agent: tuple[int, int], touched: np.ndarray) -> np.ndarray:
-    """The observation: one-hot channels ``(len(CHANNELS), SIZE, SIZE)`` flattened, then the touched flags."""
+    """The observation: one-hot channels ``(len(CHANNELS), SIZE, SIZE)`` flattened; the same room
+    centred on the agent, ``(len(CHANNELS) - 1, EGO, EGO)`` (outside the room: wall), so that
+    "the object is two cells up" reads the same wherever the agent is; then the touched flags."""
     grid = np.zeros((len(CHANNELS), SIZE, SIZE), dtype=np.float32)
     grid[0] = layout.walls
     grid[1] = layout.lava
     for k, (x, y) in enumerate(objects):
         grid[2 + k, y, x] = 1.0
     grid[-1, agent[1], agent[0]] = 1.0
-    return np.concatenate([grid.reshape(-1), touched.astype(np.float32)])
+    ego = np.zeros((len(CHANNELS) - 1, EGO, EGO), dtype=np.float32)
+    ego[0] = 1.0
+    top, left = SIZE - 1 - agent[1], SIZE - 1 - agent[0]
+    ego[:, top : top + SIZE, left : left + SIZE] = grid[:-1]
+    return np.concatenate([grid.reshape(-1), ego.reshape(-1), touched.astype(np.float32)])
 
 
 def parse(observation: np.ndarray) -> dict[str, Any]:
@@ -124,7 +132,7 @@ def parse(observation: np.ndarray) -> dict[str, Any]:
     obs = np.asarray(observation, dtype=np.float32)
     if obs.shape != (OBS_DIM,):
         raise JustAskError(f"a ManyAgents observation has {OBS_DIM} numbers, got shape {obs.shape}")
-    grid = obs[: len(CHANNELS) * SIZE * SIZE].reshape(len(CHANNELS), SIZE, SIZE) > 0.5
+    grid = obs[:GRID_DIM].reshape(len(CHANNELS), SIZE, SIZE) > 0.5
     objects: list[tuple[int, int] | None] = []
     for k in range(N_OBJECTS):
         ys, xs = np.nonzero(grid[2 + k])
@@ -282,6 +290,26 @@ def describe(traits: Traits) -> str:
     caution = "keeps away from lava" if traits.cautious else "walks through lava"
     view = "sees the whole room" if traits.sees_all else "sees only what is near"
     return f"goes for the {first} first, then the {second}; {style}; {caution}; {view}"
+
+
+TRAIT_FIELDS = (
+    *(f"rank of {o}" for o in OBJECTS),
+    *(f"first: {o}" for o in OBJECTS),
+    *(f"style: {s}" for s in (*STYLES, HELD_OUT_STYLE)),
+    "cautious",
+    "sees all",
+)
+
+
+def trait_vector(traits: Traits) -> np.ndarray:
+    """The traits as numbers (``TRAIT_FIELDS``): each object's rank in the preference (0: first,
+    1: last), the first preference one-hot, the style one-hot, caution, view."""
+    rank = np.empty(N_OBJECTS)
+    rank[list(traits.preference)] = np.arange(N_OBJECTS) / (N_OBJECTS - 1)
+    first = np.eye(N_OBJECTS)[traits.preference[0]]
+    styles = (*STYLES, HELD_OUT_STYLE)
+    style = np.eye(len(styles))[styles.index(traits.style)]
+    return np.concatenate([rank, first, style, [float(traits.cautious), float(traits.sees_all)]]).astype(np.float32)
 
 
 def _neighbours(x: int, y: int, walls: np.ndarray) -> list[tuple[int, int, int]]:

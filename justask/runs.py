@@ -43,6 +43,19 @@ def open_run(run: str | Path, env: str = "", allow_import: bool = False) -> tupl
     if not env_id:
         raise JustAskError(f"run {run} does not record its env; pass --env")
     check_spaces(env_id, *model.io.spaces(), f"model {run}")
+    spec = model.io.condition
+    if spec is not None and spec.calibration is not None and spec.calibration.get("env") != env_id:
+        import dataclasses
+        import warnings
+
+        from justask.errors import JustAskWarning
+
+        warnings.warn(
+            f"run {run} was calibrated on {spec.calibration.get('env')}, not {env_id}: asking without its calibration",
+            JustAskWarning,
+            stacklevel=2,
+        )
+        model.io.condition = dataclasses.replace(spec, calibration=None)
     return model, str(env_id)
 
 

@@ -297,3 +297,10 @@ def test_justask_calibrate_writes_the_calibration_and_ask_uses_it(return_model_o
     assert (run / "calibration.json").exists() and "best: return_to_go=3" in out
     assert main(["calibrate", str(run), "--points", "1"]) == 2
     assert "--points" in capsys.readouterr().err
+    from justask.runs import open_run
+
+    assert open_run(run, ONE_BET)[0].io.condition.calibration["env"] == ONE_BET
+    if "justask-test/OneBet-v1" not in gym.registry:
+        gym.register("justask-test/OneBet-v1", entry_point=OneBet)
+    with pytest.warns(JustAskWarning, match="calibrated on justask-test/OneBet-v0, not justask-test/OneBet-v1"):
+        assert open_run(run, "justask-test/OneBet-v1")[0].io.condition.calibration is None

@@ -68,6 +68,14 @@ PACKAGES = (
     "minigrid",
     "gymnasium-robotics",
     "sentence-transformers",
+    # also in the numbers: a fresh install once moved the demo's and the text records with only
+    # sentence-transformers differing among the packages listed above
+    "box2d",
+    "transformers",
+    "scikit-learn",
+    "scipy",
+    "ogbench",
+    "mujoco",
 )
 
 

@@ -61,7 +61,17 @@ def state() -> dict[str, Any]:
         "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
     }
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name (Linux), so that a record says which chip made it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    except OSError:
+        return None
 
 
 def training_threads() -> int | None:

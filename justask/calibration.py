@@ -73,6 +73,19 @@ def calibrate(
     return {"env": env_id, "episodes": int(episodes), "seed": int(seed), "points": len(requests), "rules": table}
 
 
+def calibrate_run(run_dir: Any, model: PolicyModel, env_id: str, **settings: Any) -> dict[str, Any]:
+    """``calibrate`` a trained run's model, save it as the run's ``calibration.json`` and attach it
+    to ``model`` (so asking it now uses it); ``settings`` go to ``calibrate``."""
+    import dataclasses
+
+    from justask.models.saved import save_calibration
+
+    calibration = calibrate(model, env_id, **settings)
+    save_calibration(run_dir, calibration)
+    model.io.condition = dataclasses.replace(model.io.condition, calibration=calibration)
+    return calibration
+
+
 def better_rule(calibration: dict[str, Any]) -> str:
     """The action rule whose best calibrated request got the most."""
     rules = calibration["rules"]

@@ -451,16 +451,17 @@ class Calibrate:
 
 
 def calibrate_command(cfg: Calibrate) -> None:
-    from justask.calibration import better_rule, calibrate, table_lines
-    from justask.models.saved import save_calibration
+    from justask.calibration import better_rule, calibrate_run, table_lines
+    from justask.models.saved import CALIBRATION_FILE
 
     _whole(cfg.points, "--points", 2, 1000)
     _whole(cfg.episodes, "--episodes", 2, 10_000_000)
     _whole(cfg.num_envs, "--num-envs", 1, 100_000)
     set_acting_threads(cfg.threads)
     model, env_id = open_run(cfg.run, cfg.env, cfg.allow_import)
-    check_writable(Path(cfg.run) / "calibration.json", "the calibration")
-    calibration = calibrate(
+    check_writable(Path(cfg.run) / CALIBRATION_FILE, "the calibration")
+    calibration = calibrate_run(
+        cfg.run,
         model,
         env_id,
         points=cfg.points,
@@ -471,7 +472,7 @@ def calibrate_command(cfg: Calibrate) -> None:
         progress=say,
         overlap=cfg.overlap,
     )
-    path = save_calibration(cfg.run, calibration)
+    path = Path(cfg.run) / CALIBRATION_FILE
     for line in table_lines(calibration, model.io.condition.keyword):
         say(line)
     rule = better_rule(calibration)

@@ -28,7 +28,7 @@ import torch
 
 from justask.asking import ask
 from justask.behaviours import behaviour_groups
-from justask.calibration import better_rule, calibrate
+from justask.calibration import better_rule, calibrate_run
 from justask.collection import collect
 from justask.configs import TrainConfig, seed_tuple, whole_numbers
 from justask.errors import JustAskError, JustAskWarning
@@ -36,7 +36,6 @@ from justask.evaluation import EVAL_SEED, EvalResult, evaluate
 from justask.minari_io import save_minari
 from justask.models.config import ModelConfig
 from justask.models.policy import PolicyModel
-from justask.models.saved import save_calibration
 from justask.recipes import Recipe
 from justask.relabel import EXPECTED_RETURN, RETURN_TO_GO, expected_return, return_to_go
 from justask.report import plot_sweep, write_report
@@ -220,15 +219,14 @@ def run_one(cfg: Config, env_id: str, seed: int, folder: Path) -> dict[str, Any]
         calibration = None
         if cfg.calibration_episodes:
             t1 = time.perf_counter()
-            calibration = calibrate(
+            calibration = calibrate_run(
+                folder / name,
                 model,
                 env_id,
                 points=cfg.calibration_points,
                 episodes=cfg.calibration_episodes,
                 num_envs=cfg.num_envs,
             )
-            model.io.condition = dataclasses.replace(model.io.condition, calibration=calibration)
-            save_calibration(folder / name, calibration)
             timings[f"calibrate_{name}_s"] = time.perf_counter() - t1
             _log(f"calibrated {name} ({calibration['points']} requests x {cfg.calibration_episodes} episodes per rule)")
         rules = (better_rule(calibration),) if calibration else ("argmax", "sample")

@@ -71,6 +71,16 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "segments restart the step count, so late steps of an episode are ones it never saw",
         {"goto_from_event": True, "done_step": True, "kind": "dt", "timestep": False, "peer": True},
     ),
+    "direct_done": (
+        "'go to' from the previous event, cut to where the approach became direct, and the 'done' step "
+        "(instruction BC as in goto_from_event_done)",
+        {"goto_from_event": True, "done_step": True, "direct_segments": True},
+    ),
+    "dt_direct": (
+        "the text DT without its timestep embedding, segments cut to where the approach became direct, "
+        "the 'done' step (instruction BC as in dt_no_timestep)",
+        {"goto_from_event": True, "done_step": True, "direct_segments": True, "kind": "dt", "timestep": False},
+    ),
 }
 
 

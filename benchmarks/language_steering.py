@@ -76,6 +76,16 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "(instruction BC as in goto_from_event_done)",
         {"goto_from_event": True, "done_step": True, "direct_segments": True},
     ),
+    "optimal": (
+        "'go to' / 'pick up' / 'open' segments keep only their shortest way to the object (every action left on a "
+        "shortest path), the 'done' step (instruction BC as in goto_from_event_done)",
+        {"goto_from_event": True, "done_step": True, "optimal_segments": True},
+    ),
+    "dt_optimal": (
+        "the text DT without its timestep embedding, segments kept to their shortest way to the object, the "
+        "'done' step (instruction BC as in dt_no_timestep)",
+        {"goto_from_event": True, "done_step": True, "optimal_segments": True, "kind": "dt", "timestep": False},
+    ),
     "dt_direct": (
         "the text DT without its timestep embedding, segments cut to where the approach became direct, "
         "the 'done' step (instruction BC as in dt_no_timestep)",

@@ -55,8 +55,10 @@ class Event:
     after_event: int = -1  # first step after the previous event of any kind (-1: same as start)
     before_drop: int = -1  # first step after the last change that was not a drop (-1: same as start)
     direct_from: int = -1  # first step of the direct approach to the object (``direct_start``; -1: same as start)
+    optimal_from: int = -1  # first step of the shortest way to the object (``optimal_start``; -1: none known)
 
 
+OPTIMAL_SLACK = 0  # actions a "shortest way" may waste (``optimal_start``)
 DIRECT_RATIO, DIRECT_SLACK = 1.5, 3  # an approach is direct while steps left <= 1.5 x distance + 3
 
 
@@ -69,6 +71,22 @@ def direct_start(positions: Sequence[tuple[int, int]], target: tuple[int, int], 
     for t in range(end, start - 1, -1):
         (x, y), (tx, ty) = positions[t], target
         if end + 1 - t > DIRECT_RATIO * (abs(x - tx) + abs(y - ty)) + DIRECT_SLACK:
+            break
+        first = t
+    return first
+
+
+def optimal_start(
+    states: Sequence[tuple[int, int, int]], to_go: np.ndarray, start: int, end: int, final_actions: int, slack: int = 0
+) -> int:
+    """The first step ``s`` in ``start..end`` from which the agent took a shortest way: at every
+    step ``t >= s``, the steps left to the event (``end + 1 - t``) equal the fewest actions from the
+    agent's state to facing the object (``to_go``, ``babyai.steps_to_face``) plus the
+    ``final_actions`` done while facing it (a pickup, a toggle). ``states[t]``: the agent's
+    ``(x, y, dir)`` before action ``t``. ``end + 1`` when not even the last action was."""
+    first = end + 1
+    for t in range(end, start - 1, -1):
+        if to_go[states[t]] < 0 or end + 1 - t > int(to_go[states[t]]) + final_actions + slack:
             break
         first = t
     return first
@@ -114,8 +132,10 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
         front = _front(env)
         doors = {id(d): d.is_open for d in ba.objects_in(env) if d.type == "door"}
         positions: list[tuple[int, int]] = []
+        states: list[tuple[int, int, int]] = []
         for t, action in enumerate(actions):
             positions.append(tuple(int(v) for v in env.agent_pos))
+            states.append((*positions[-1], int(env.agent_dir)))
             carried = env.carrying
             picked_at = tuple(int(v) for v in env.front_pos)
             obs, *_ = env.step(int(action))
@@ -153,9 +173,23 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
                 start = fetch_start if kind == "putnext" else last_change
                 after = max(last_change, last_event)
                 direct = direct_start(positions, tuple(int(v) for v in where), start, t)
+                optimal = -1
+                if kind in ("goto", "pickup", "open"):
+                    to_go = ba.steps_to_face(env, tuple(int(v) for v in where))
+                    optimal = optimal_start(
+                        states, to_go, after if kind == "goto" else start, t, kind != "goto", OPTIMAL_SLACK
+                    )
                 events.append(
                     Event(
-                        t, kind, caption, objects, start, after_event=after, before_drop=last_kept, direct_from=direct
+                        t,
+                        kind,
+                        caption,
+                        objects,
+                        start,
+                        after_event=after,
+                        before_drop=last_kept,
+                        direct_from=direct,
+                        optimal_from=optimal,
                     )
                 )
             if carried is None and env.carrying is not None:
@@ -222,6 +256,7 @@ def segments(
     goto_from_event: bool = False,
     pickup_across_drop: bool = False,
     direct: bool = False,
+    optimal: bool = False,
 ) -> Episodes:
     """One episode per event: its segment's steps, ending (terminated, reward 1) at the event,
     captioned in the metadata (``caption``, ``kind``, ``source``, ``start``). ``max_len``:
@@ -233,7 +268,10 @@ def segments(
     what the agent held before fetching what it was asked for (an agent that picked up the wrong
     object sees how to recover). ``direct``: a "go to", "pick up" or "open" segment starts where
     the agent's approach to the object became direct (``direct_start``), so the caption labels
-    going there, not the wandering before."""
+    going there, not the wandering before. ``optimal``: a "go to", "pick up" or "open" segment
+    keeps only its shortest way to the object (``optimal_start``: every action left was on a
+    shortest path), so "go to X" labels only actions that are right for going to X — whatever the
+    agent was after when it passed X on the way to something else."""
     pieces = []
     for i, episode_events in enumerate(events):
         if not episode_events:
@@ -245,6 +283,8 @@ def segments(
                 start = min(start, e.before_drop)
             if direct and e.kind != "putnext" and e.direct_from >= 0:
                 start = max(start, e.direct_from)
+            if optimal and e.kind != "putnext" and e.optimal_from >= 0:
+                start = max(start, e.optimal_from)
             start = start if max_len is None else max(start, e.step + 1 - max_len)
             direct_all_the_way = e.direct_from < 0 or e.direct_from <= start
             n = e.step + 1 - start

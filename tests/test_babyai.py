@@ -524,6 +524,46 @@ def test_direct_segments_start_where_the_approach_became_direct():
         assert m["start"] == (e.start if e.kind == "putnext" else e.direct_from) and e.start <= e.direct_from <= e.step
 
 
+def test_steps_to_face_counts_turns_and_moves_around_what_blocks():
+    env = ba.make_level("GoToLocal")
+    ba.quiet_reset(env, 0)
+    for x in range(1, env.grid.width - 1):  # an empty room but for one ball at (5, 3)
+        for y in range(1, env.grid.height - 1):
+            env.grid.set(x, y, None)
+    from minigrid.core.world_object import Ball, Box
+
+    env.grid.set(5, 3, Ball("red"))
+    to_go = ba.steps_to_face(env, (5, 3))
+    assert to_go[4, 3, 0] == 0  # left of it, facing right: already facing it
+    assert to_go[4, 3, 2] == 2  # facing away: two turns
+    assert to_go[2, 3, 0] == 2  # two cells straight on
+    assert to_go[5, 3].max() == -1  # its own cell is not a place to stand
+    env.grid.set(3, 3, Box("blue"))  # a box in the way: around it
+    # turn, move, turn, three moves (to stand above it), turn to face down
+    assert ba.steps_to_face(env, (5, 3))[2, 3, 0] == 7
+    env.close()
+
+
+def test_optimal_segments_keep_only_the_shortest_way_to_the_object():
+    to_go = np.full((8, 8, 4), -1)
+    to_go[1, 1, 0], to_go[2, 1, 0], to_go[3, 1, 0] = 3, 2, 1  # a straight corridor to face (5, 1)
+    to_go[1, 1, 1] = 4
+    # a turn away and back, then three moves straight: from the turn back on, a shortest way
+    states = [(1, 1, 0), (1, 1, 1), (1, 1, 0), (2, 1, 0), (3, 1, 0)]
+    assert cp.optimal_start(states, to_go, 0, 4, 0) == 1
+    assert cp.optimal_start(states, to_go, 3, 4, 0) == 3  # never before the segment's own start
+    assert cp.optimal_start(states, to_go, 0, 4, 0, slack=2) == 0
+    data = play_episodes("GoToLocal", noise=0.25, episodes=4, seed=2)
+    events = cp.caption_episodes(data)
+    optimal = cp.segments(data, events, goto_from_event=True, optimal=True)
+    flat = [e for es in events for e in es]
+    assert any(e.optimal_from > e.after_event for e in flat if e.kind == "goto")  # some went the long way
+    for e, m in zip(flat, optimal.metadata, strict=True):
+        begin = e.after_event if e.kind == "goto" else e.start
+        if e.kind != "putnext":
+            assert m["start"] == max(begin, e.optimal_from) and e.optimal_from <= e.step
+
+
 def test_pickup_segments_can_reach_back_over_a_drop():
     level = "PickupLoc"
     data = collect(

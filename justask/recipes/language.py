@@ -74,6 +74,8 @@ class Config:
     """'Pick up' segments reach back over drops (they show putting down what was held)."""
     direct_segments: bool = False
     """'Go to', 'pick up' and 'open' segments start where the approach to the object became direct (steps left <= 1.5 x distance + 3)."""
+    optimal_segments: bool = False
+    """'Go to', 'pick up' and 'open' segments keep only their shortest way to the object (every action left on a shortest path in the room as it was): a caption labels only actions right for it."""
     done_step: bool = True
     """Every captioned segment, and instruction BC's demos alike, ends with the agent saying it is done (BabyAI's 'done' action, one more step in the final state)."""
     segment_horizon: int = 0
@@ -216,6 +218,7 @@ def captioned(
     direct: bool = False,
     done_step: bool = False,
     wandering_clause: bool = False,
+    optimal: bool = False,
 ) -> tuple[Episodes, dict[str, Any]]:
     """Segments of ``data`` with their captions as the ``caption`` text condition (stored once:
     indices into the unique captions), and counts of what the captioner found (``manner_share``
@@ -230,6 +233,7 @@ def captioned(
         goto_from_event=goto_from_event,
         pickup_across_drop=pickup_across_drop,
         direct=direct,
+        optimal=optimal,
     )
     if done_step:
         segmented = cp.with_done_step(segmented)
@@ -625,6 +629,7 @@ def train_models(cfg: Config, folder: Path, seed: int, timings: dict[str, float]
         cfg.direct_segments,
         cfg.done_step,
         cfg.wandering_clause,
+        optimal=cfg.optimal_segments,
     )
     timings["captions_s"] = time.perf_counter() - t0
     _log(f"captioned {info['segments']} segments ({info['unique_captions']} distinct captions)")
@@ -869,6 +874,7 @@ def markdown(report: dict[str, Any]) -> str:
         + ("" if not cfg.get("pickup_across_drop") else " 'Pick up' segments reach back over drops.")
         + ("" if not cfg.get("goto_from_event") else " 'Go to' segments start after the previous event.")
         + ("" if not cfg.get("direct_segments") else " Segments start where the approach became direct.")
+        + ("" if not cfg.get("optimal_segments") else " Segments keep only their shortest way to the object.")
         + ("" if not cfg.get("segment_horizon") else f" Segments keep their last {cfg['segment_horizon']} steps.")
         + (
             ""

@@ -225,6 +225,49 @@ def env_missions(level: str, seeds: np.ndarray) -> list[str]:
         env.close()
 
 
+# ---- geometry -----------------------------------------------------------------------------------
+DIRECTIONS = ((1, 0), (0, 1), (-1, 0), (0, -1))  # minigrid's agent_dir 0..3: right, down, left, up
+
+
+def steps_to_face(level_env: Any, target: tuple[int, int]) -> np.ndarray:
+    """Fewest actions (left, right, forward) from every agent state ``[x, y, dir]`` to facing the
+    cell ``target`` in the grid as it is now; ``-1`` where it cannot be done. Cells the agent may
+    enter are the empty ones and those it can overlap (open doors); objects and closed doors block
+    (opening one is an event of its own), and so does ``target`` itself (asked just after the
+    event, the object picked up or the door opened is still in the way)."""
+    grid = level_env.grid
+    w, h = grid.width, grid.height
+    free = np.zeros((w, h), dtype=bool)
+    for x in range(w):
+        for y in range(h):
+            cell = grid.get(x, y)
+            free[x, y] = cell is None or cell.can_overlap()
+    free[tuple(target)] = False
+    dist = np.full((w, h, 4), -1, dtype=np.int64)
+    frontier = []
+    tx, ty = target
+    for d, (dx, dy) in enumerate(DIRECTIONS):
+        x, y = tx - dx, ty - dy
+        if 0 <= x < w and 0 <= y < h and free[x, y]:
+            dist[x, y, d] = 0
+            frontier.append((x, y, d))
+    while frontier:  # breadth first, backwards: which states reach these in one action
+        nxt = []
+        for x, y, d in frontier:
+            step = dist[x, y, d] + 1
+            previous = [(x, y, (d + 1) % 4), (x, y, (d - 1) % 4)]  # turned left / right into d
+            dx, dy = DIRECTIONS[d]
+            px, py = x - dx, y - dy
+            if 0 <= px < w and 0 <= py < h and free[px, py]:
+                previous.append((px, py, d))  # moved forward into (x, y)
+            for state in previous:
+                if dist[state] < 0:
+                    dist[state] = step
+                    nxt.append(state)
+        frontier = nxt
+    return dist
+
+
 # ---- play -------------------------------------------------------------------------------------
 def objects_in(level_env: Any) -> list[Any]:
     """The keys, balls, boxes and doors on the grid (not what the agent carries)."""

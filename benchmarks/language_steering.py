@@ -205,7 +205,8 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"| {r['other']['mean']:.2f} | {r['irrelevant']['mean']:.2f} "
             f"| {g['mean']:+.2f} [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}] | {steps} | {first} |"
         )
-    return "\n".join(lines) + "\n\nPicture: `language_steering.png` (own missions).\n"
+    picture = Path(args.out).with_suffix(".png").name
+    return "\n".join(lines) + f"\n\nPicture: `{picture}` (own missions).\n"
 
 
 def summary_rows(record: dict[str, Any], source: str) -> list[dict[str, Any]]:

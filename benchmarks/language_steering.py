@@ -86,6 +86,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "'done' step (instruction BC as in dt_no_timestep)",
         {"goto_from_event": True, "done_step": True, "optimal_segments": True, "kind": "dt", "timestep": False},
     ),
+    "location": (
+        "half the 'pick up' captions name the object by where it was when the segment began ('pick up the key "
+        "on your left', as BabyAI's missions do), 'go to' from the previous event, the 'done' step",
+        {"goto_from_event": True, "done_step": True, "location_share": 0.5},
+    ),
     "dt_direct": (
         "the text DT without its timestep embedding, segments cut to where the approach became direct, "
         "the 'done' step (instruction BC as in dt_no_timestep)",

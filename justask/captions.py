@@ -56,6 +56,9 @@ class Event:
     before_drop: int = -1  # first step after the last change that was not a drop (-1: same as start)
     direct_from: int = -1  # first step of the direct approach to the object (``direct_start``; -1: same as start)
     optimal_from: int = -1  # first step of the shortest way to the object (``optimal_start``; -1: none known)
+    # where the object was from the agent at ``start`` as BabyAI's verifier reads a location, each
+    # with the caption saying it ("pick up the red key on your left"); for pickups
+    located: tuple[str, ...] = ()
 
 
 OPTIMAL_SLACK = 0  # actions a "shortest way" may waste (``optimal_start``)
@@ -90,6 +93,43 @@ def optimal_start(
             break
         first = t
     return first
+
+
+def located_captions(
+    env: Any, obj: Any, where: tuple[int, int], pose: tuple[int, int, int], verb: str, others: Sequence[Any]
+) -> tuple[str, ...]:
+    """``verb`` + the object by where it was from the agent at ``pose`` (``x, y, dir``), one
+    caption per location it was at, as BabyAI's verifier judges them (relative to the agent's
+    position and heading when the instruction starts: in front of / behind / on its left / right;
+    a place can be two of them) — "the" where no other object of its colour and type was there
+    too, else "a". ``others``: the other objects on the grid then."""
+    x, y, d = pose
+    ahead = ba.DIRECTIONS[d]
+    right = (-ahead[1], ahead[0])
+
+    def places(cell: tuple[int, int]) -> set[str]:
+        v = (cell[0] - x, cell[1] - y)
+        along, across = v[0] * ahead[0] + v[1] * ahead[1], v[0] * right[0] + v[1] * right[1]
+        found = {"front"} if along > 0 else {"behind"} if along < 0 else set()
+        return found | ({"right"} if across > 0 else {"left"} if across < 0 else set())
+
+    room = env.room_from_pos(x, y)
+    if not room.pos_inside(*where):  # locations name only objects in the agent's room
+        return ()
+    out = []
+    for phrase, loc in ba.LOCATIONS.items():
+        if loc not in places(where):
+            continue
+        twins = [
+            o
+            for o in others
+            if _identity(o) == _identity(obj)
+            and o.cur_pos is not None
+            and room.pos_inside(*o.cur_pos)
+            and loc in places(tuple(o.cur_pos))
+        ]
+        out.append(f"{verb} {'a' if twins else 'the'} {obj.color} {obj.type} {phrase}")
+    return tuple(out)
 
 
 def _identity(obj: Any) -> tuple[str, str]:
@@ -171,6 +211,10 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
             front = now_front
             for kind, caption, objects, where in found:
                 start = fetch_start if kind == "putnext" else last_change
+                located: tuple[str, ...] = ()
+                if kind == "pickup":  # the world is as it was at ``start`` but for the picked object
+                    others = [o for o in ba.objects_in(env) if o.type != "door"]
+                    located = located_captions(env, env.carrying, where, states[start], "pick up", others)
                 after = max(last_change, last_event)
                 direct = direct_start(positions, tuple(int(v) for v in where), start, t)
                 optimal = -1
@@ -190,6 +234,7 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
                         before_drop=last_kept,
                         direct_from=direct,
                         optimal_from=optimal,
+                        located=located,
                     )
                 )
             if carried is None and env.carrying is not None:
@@ -304,6 +349,7 @@ def segments(
                         "source": i,
                         "start": start,
                         "direct": bool(direct_all_the_way),
+                        "located": list(e.located) if start == e.start else [],
                     },
                 }
             )
@@ -378,6 +424,25 @@ def with_wandering_clause(segmented: Episodes) -> Episodes:
         wandered = not m["direct"]
         manner = ba.MANNERS[1] if wandered else None
         metadata.append({**m, "manner": manner, "caption": f"{m['caption']} {manner}" if wandered else m["caption"]})
+    return dataclasses.replace(segmented, metadata=metadata)
+
+
+def with_location(segmented: Episodes, share: float = 0.5, seed: int = 0) -> Episodes:
+    """Location clauses, as BabyAI's missions name objects ("pick up the key on your left"):
+    ``share`` of the segments that have one (``segments``' ``located`` metadata: pick-ups, from
+    where the agent stood when the segment began) get one of them instead of the plain caption,
+    drawn with ``seed``; the rest keep the plain caption. Adds metadata ``location``."""
+    if not 0.0 <= share <= 1.0:
+        raise JustAskError(f"the location share must be in [0, 1], got {share}")
+    rng = np.random.default_rng(seed)
+    metadata = []
+    for m in segmented.metadata:
+        options = m.get("located") or []
+        draw, pick = rng.random(), int(rng.integers(0, max(len(options), 1)))
+        if options and draw < share:
+            metadata.append({**m, "caption": options[pick], "location": options[pick]})
+        else:
+            metadata.append({**m, "location": None})
     return dataclasses.replace(segmented, metadata=metadata)
 
 

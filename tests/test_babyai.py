@@ -564,6 +564,39 @@ def test_optimal_segments_keep_only_the_shortest_way_to_the_object():
             assert m["start"] == max(begin, e.optimal_from) and e.optimal_from <= e.step
 
 
+def test_location_captions_are_true_by_babyais_verifier():
+    """Every "pick up ... on your left / in front of you / ..." caption, given as the mission where
+    its segment starts and the segment's actions replayed, is what BabyAI's verifier calls done."""
+    level = "PickupLoc"
+    data = play_episodes(level, noise=0.0, episodes=6, seed=4)
+    events = cp.caption_episodes(data)
+    segmented = cp.with_location(cp.segments(data, events), share=1.0, seed=0)
+    located = [(i, m) for i, m in enumerate(segmented.metadata) if m["location"]]
+    assert len(located) >= 5
+    assert all(m["caption"] in m["located"] for _, m in located)
+    assert all(not m["located"] or m["kind"] == "pickup" for m in segmented.metadata)
+    opposite = {"on your left": "on your right", "on your right": "on your left"}
+    opposite.update({"in front of you": "behind you", "behind you": "in front of you"})
+
+    def verified(i: int, m: dict, caption: str) -> list[float]:
+        seed, actions = segmented.episode(i)["metadata"]["seed"], data.episode(m["source"])["actions"]
+        env = ba.make_level(level, max_steps=10**6)
+        ba.quiet_reset(env, seed)
+        for a in actions[: m["start"]]:
+            env.step(int(a))
+        ba.set_instruction(env, ba.parse_instruction(caption), caption)
+        rewards = [env.step(int(a))[1] for a in actions[m["start"] : m["start"] + len(segmented.episode(i)["actions"])]]
+        env.close()
+        return rewards
+
+    for i, m in located:
+        rewards = verified(i, m, m["caption"])
+        assert rewards[-1] > 0 and not any(rewards[:-1]), (m["caption"], rewards)  # the verifier: done at the pickup
+        phrase = next(p for p in opposite if m["caption"].endswith(p))
+        wrong = m["caption"][: -len(phrase)] + opposite[phrase]
+        assert not any(verified(i, m, wrong.replace(" the ", " a ", 1))), wrong  # the other side: never done
+
+
 def test_pickup_segments_can_reach_back_over_a_drop():
     level = "PickupLoc"
     data = collect(

@@ -80,6 +80,8 @@ class Config:
     """Every captioned segment, and instruction BC's demos alike, ends with the agent saying it is done (BabyAI's 'done' action, one more step in the final state)."""
     segment_horizon: int = 0
     """> 0: a caption labels only the last this many steps before its event (0: from the segment's start)."""
+    location_share: float = 0.0
+    """> 0: this share of 'pick up' segments name the object by where it was when they began, as BabyAI's missions do ('pick up the key on your left')."""
     manner_share: float = 0.0
     """> 0: this share of the shortest and longest third of segments get a manner clause ('quickly', 'after wandering')."""
     wandering_clause: bool = False
@@ -141,7 +143,7 @@ class Config:
             raise JustAskError("guidance needs condition dropout: set --mlp.condition-dropout (or --dt.) > 0")
         whole_numbers(self, 1, "play_episodes", "eval_episodes", "valid_episodes", "num_envs")
         whole_numbers(self, 0, "play_length", "segment_horizon")
-        for name in ("noisy_share", "noise", "random_share", "manner_share"):
+        for name in ("noisy_share", "noise", "random_share", "manner_share", "location_share"):
             _share(self, name)
         if self.manner_share > 0 and self.wandering_clause:
             raise JustAskError(
@@ -219,6 +221,7 @@ def captioned(
     done_step: bool = False,
     wandering_clause: bool = False,
     optimal: bool = False,
+    location_share: float = 0.0,
 ) -> tuple[Episodes, dict[str, Any]]:
     """Segments of ``data`` with their captions as the ``caption`` text condition (stored once:
     indices into the unique captions), and counts of what the captioner found (``manner_share``
@@ -237,6 +240,8 @@ def captioned(
     )
     if done_step:
         segmented = cp.with_done_step(segmented)
+    if location_share > 0:
+        segmented = cp.with_location(segmented, location_share, seed)
     if manner_share > 0 and wandering_clause:
         raise JustAskError("choose one way of writing manner clauses: --manner-share (by length) or --wandering-clause")
     if manner_share > 0:
@@ -250,6 +255,7 @@ def captioned(
         "segment_steps": segmented.num_steps,
         "unique_captions": len({m["caption"] for m in segmented.metadata}),
         "kinds": {k: sum(m["kind"] == k for m in segmented.metadata) for k in ("goto", "pickup", "putnext", "open")},
+        "located": sum(bool(m.get("location")) for m in segmented.metadata),
     }
     return cp.with_captions(segmented), info
 
@@ -630,6 +636,7 @@ def train_models(cfg: Config, folder: Path, seed: int, timings: dict[str, float]
         cfg.done_step,
         cfg.wandering_clause,
         optimal=cfg.optimal_segments,
+        location_share=cfg.location_share,
     )
     timings["captions_s"] = time.perf_counter() - t0
     _log(f"captioned {info['segments']} segments ({info['unique_captions']} distinct captions)")
@@ -875,6 +882,11 @@ def markdown(report: dict[str, Any]) -> str:
         + ("" if not cfg.get("goto_from_event") else " 'Go to' segments start after the previous event.")
         + ("" if not cfg.get("direct_segments") else " Segments start where the approach became direct.")
         + ("" if not cfg.get("optimal_segments") else " Segments keep only their shortest way to the object.")
+        + (
+            ""
+            if not cfg.get("location_share")
+            else f" {data.get('located', 0):,} 'pick up' captions name the object by where it was."
+        )
         + ("" if not cfg.get("segment_horizon") else f" Segments keep their last {cfg['segment_horizon']} steps.")
         + (
             ""

@@ -91,6 +91,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "on your left', as BabyAI's missions do), 'go to' from the previous event, the 'done' step",
         {"goto_from_event": True, "done_step": True, "location_share": 0.5},
     ),
+    "rare_x4": (
+        "every 'pick up' / 'put next to' / 'open' segment four times over (the rare events as common as the "
+        "'go to' ones), 'go to' from the previous event, the 'done' step",
+        {"goto_from_event": True, "done_step": True, "rare_repeat": 4},
+    ),
     "dt_direct": (
         "the text DT without its timestep embedding, segments cut to where the approach became direct, "
         "the 'done' step (instruction BC as in dt_no_timestep)",

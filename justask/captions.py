@@ -446,6 +446,18 @@ def with_location(segmented: Episodes, share: float = 0.5, seed: int = 0) -> Epi
     return dataclasses.replace(segmented, metadata=metadata)
 
 
+def with_rare_events_repeated(segmented: Episodes, times: int) -> Episodes:
+    """Every segment whose event is not a "go to" (pick-ups, put-nexts, openings) ``times`` times
+    over: in play almost every turn faces an object, so "go to" segments outnumber the rest about
+    six to one, while a level such as PickupLoc asks for nothing but pick-ups."""
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise JustAskError(f"the rare events' repeat must be a whole number >= 1, got {times!r}")
+    if times == 1:
+        return segmented
+    rare = [i for i, m in enumerate(segmented.metadata) if m["kind"] != "goto"]
+    return Episodes.concatenate([segmented] + [segmented.select(rare)] * (times - 1)) if rare else segmented
+
+
 def with_captions(segmented: Episodes) -> Episodes:
     """The ``caption`` text condition: every step of a segment carries its caption, stored once —
     the column holds each step's index into the sorted unique captions (``texts``); the model

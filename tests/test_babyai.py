@@ -597,6 +597,19 @@ def test_location_captions_are_true_by_babyais_verifier():
         assert not any(verified(i, m, wrong.replace(" the ", " a ", 1))), wrong  # the other side: never done
 
 
+def test_rare_events_can_be_repeated_in_the_training_data():
+    data = play_episodes("PickupLoc", noise=0.0, episodes=3, seed=1)
+    segmented = cp.segments(data, cp.caption_episodes(data))
+    kinds = [m["kind"] for m in segmented.metadata]
+    tripled = cp.with_rare_events_repeated(segmented, 3)
+    rare = sum(k != "goto" for k in kinds)
+    assert rare > 0 and tripled.num_episodes == segmented.num_episodes + 2 * rare
+    assert sum(m["kind"] == "goto" for m in tripled.metadata) == kinds.count("goto")
+    assert cp.with_rare_events_repeated(segmented, 1) is segmented
+    with pytest.raises(JustAskError, match="whole number"):
+        cp.with_rare_events_repeated(segmented, 0)
+
+
 def test_pickup_segments_can_reach_back_over_a_drop():
     level = "PickupLoc"
     data = collect(

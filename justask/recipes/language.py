@@ -80,6 +80,8 @@ class Config:
     """Every captioned segment, and instruction BC's demos alike, ends with the agent saying it is done (BabyAI's 'done' action, one more step in the final state)."""
     segment_horizon: int = 0
     """> 0: a caption labels only the last this many steps before its event (0: from the segment's start)."""
+    rare_repeat: int = 1
+    """Each 'pick up', 'put next to' and 'open' segment this many times in the training data ('go to' segments, one per object faced, outnumber them about six to one)."""
     location_share: float = 0.0
     """> 0: this share of 'pick up' segments name the object by where it was when they began, as BabyAI's missions do ('pick up the key on your left')."""
     manner_share: float = 0.0
@@ -141,7 +143,7 @@ class Config:
             raise JustAskError(f"guidance weights must be numbers in [0, 100], got {list(self.guidance)}")
         if self.guidance != (1.0,) and self.model.condition_dropout == 0:
             raise JustAskError("guidance needs condition dropout: set --mlp.condition-dropout (or --dt.) > 0")
-        whole_numbers(self, 1, "play_episodes", "eval_episodes", "valid_episodes", "num_envs")
+        whole_numbers(self, 1, "play_episodes", "eval_episodes", "valid_episodes", "num_envs", "rare_repeat")
         whole_numbers(self, 0, "play_length", "segment_horizon")
         for name in ("noisy_share", "noise", "random_share", "manner_share", "location_share"):
             _share(self, name)
@@ -222,6 +224,7 @@ def captioned(
     wandering_clause: bool = False,
     optimal: bool = False,
     location_share: float = 0.0,
+    rare_repeat: int = 1,
 ) -> tuple[Episodes, dict[str, Any]]:
     """Segments of ``data`` with their captions as the ``caption`` text condition (stored once:
     indices into the unique captions), and counts of what the captioner found (``manner_share``
@@ -242,6 +245,7 @@ def captioned(
         segmented = cp.with_done_step(segmented)
     if location_share > 0:
         segmented = cp.with_location(segmented, location_share, seed)
+    segmented = cp.with_rare_events_repeated(segmented, rare_repeat)
     if manner_share > 0 and wandering_clause:
         raise JustAskError("choose one way of writing manner clauses: --manner-share (by length) or --wandering-clause")
     if manner_share > 0:
@@ -637,6 +641,7 @@ def train_models(cfg: Config, folder: Path, seed: int, timings: dict[str, float]
         cfg.wandering_clause,
         optimal=cfg.optimal_segments,
         location_share=cfg.location_share,
+        rare_repeat=cfg.rare_repeat,
     )
     timings["captions_s"] = time.perf_counter() - t0
     _log(f"captioned {info['segments']} segments ({info['unique_captions']} distinct captions)")
@@ -882,6 +887,11 @@ def markdown(report: dict[str, Any]) -> str:
         + ("" if not cfg.get("goto_from_event") else " 'Go to' segments start after the previous event.")
         + ("" if not cfg.get("direct_segments") else " Segments start where the approach became direct.")
         + ("" if not cfg.get("optimal_segments") else " Segments keep only their shortest way to the object.")
+        + (
+            ""
+            if cfg.get("rare_repeat", 1) == 1
+            else f" 'Pick up', 'put next to' and 'open' segments appear {cfg['rare_repeat']} times each."
+        )
         + (
             ""
             if not cfg.get("location_share")

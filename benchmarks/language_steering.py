@@ -96,6 +96,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "'go to' ones), 'go to' from the previous event, the 'done' step",
         {"goto_from_event": True, "done_step": True, "rare_repeat": 4},
     ),
+    "wide_condition": (
+        "the MLP's sentence embedding projected to 256 numbers, not 32 (hindsight and BC alike): sentences that "
+        "differ in one colour word are close in the encoder's space",
+        {"goto_from_event": True, "done_step": True, "condition_embed": 256, "peer": True},
+    ),
     "dt_direct": (
         "the text DT without its timestep embedding, segments cut to where the approach became direct, "
         "the 'done' step (instruction BC as in dt_no_timestep)",
@@ -113,6 +118,7 @@ def config_for(name: str, args: argparse.Namespace) -> Any:
     dropout = options.pop("dropout", 0.0)
     film = options.pop("film", False)
     timestep = options.pop("timestep", True)
+    embed = options.pop("condition_embed", None)
     base = lg.Config()
     return lg.Config(
         out=str(Path(args.run) / name),
@@ -121,7 +127,12 @@ def config_for(name: str, args: argparse.Namespace) -> Any:
         eval_episodes=args.episodes,
         gif=False,
         overwrite=True,
-        mlp=dataclasses.replace(base.mlp, condition_dropout=dropout, condition_film=film),
+        mlp=dataclasses.replace(
+            base.mlp,
+            condition_dropout=dropout,
+            condition_film=film,
+            **({} if embed is None else {"condition_embed": embed}),
+        ),
         dt=dataclasses.replace(base.dt, timestep_embedding=timestep),
         **{"peer": False, "goto_from_event": False, "done_step": False, **options},
     )

@@ -97,8 +97,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         {"goto_from_event": True, "done_step": True, "rare_repeat": 4},
     ),
     "wide_condition": (
-        "the MLP's sentence embedding projected to 256 numbers, not 32 (hindsight and BC alike): sentences that "
-        "differ in one colour word are close in the encoder's space",
+        "the MLP's sentence embedding projected to 256 numbers, not 32 (hindsight and BC alike; the recipe's "
+        "default since): sentences that differ in one colour word are close in the encoder's space",
         {"goto_from_event": True, "done_step": True, "condition_embed": 256, "peer": True},
     ),
     "dt_direct": (
@@ -118,7 +118,7 @@ def config_for(name: str, args: argparse.Namespace) -> Any:
     dropout = options.pop("dropout", 0.0)
     film = options.pop("film", False)
     timestep = options.pop("timestep", True)
-    embed = options.pop("condition_embed", None)
+    embed = options.pop("condition_embed", 32)  # the MLP's width when these variants were recorded
     base = lg.Config()
     return lg.Config(
         out=str(Path(args.run) / name),
@@ -131,7 +131,7 @@ def config_for(name: str, args: argparse.Namespace) -> Any:
             base.mlp,
             condition_dropout=dropout,
             condition_film=film,
-            **({} if embed is None else {"condition_embed": embed}),
+            condition_embed=embed,
         ),
         dt=dataclasses.replace(base.dt, timestep_embedding=timestep),
         **{"peer": False, "goto_from_event": False, "done_step": False, **options},

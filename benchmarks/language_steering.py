@@ -101,6 +101,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "default since): sentences that differ in one colour word are close in the encoder's space",
         {"goto_from_event": True, "done_step": True, "condition_embed": 256, "peer": True},
     ),
+    "plain_done_wide": (
+        "segments from the last change to the world (long approaches, every later object's 'go to' caption) with "
+        "the 'done' step and the 256-number sentence embedding",
+        {"goto_from_event": False, "done_step": True, "condition_embed": 256},
+    ),
     "dt_direct": (
         "the text DT without its timestep embedding, segments cut to where the approach became direct, "
         "the 'done' step (instruction BC as in dt_no_timestep)",

@@ -61,7 +61,6 @@ class Event:
     located: tuple[str, ...] = ()
 
 
-OPTIMAL_SLACK = 0  # actions a "shortest way" may waste (``optimal_start``)
 DIRECT_RATIO, DIRECT_SLACK = 1.5, 3  # an approach is direct while steps left <= 1.5 x distance + 3
 
 
@@ -220,9 +219,7 @@ def replay_events(level: str, seed: int, actions: Sequence[int], observations: n
                 optimal = -1
                 if kind in ("goto", "pickup", "open"):
                     to_go = ba.steps_to_face(env, tuple(int(v) for v in where))
-                    optimal = optimal_start(
-                        states, to_go, after if kind == "goto" else start, t, kind != "goto", OPTIMAL_SLACK
-                    )
+                    optimal = optimal_start(states, to_go, after if kind == "goto" else start, t, kind != "goto")
                 events.append(
                     Event(
                         t,

@@ -8,6 +8,7 @@ each BabyAI episode for its own mission).
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,9 @@ import numpy as np
 
 from justask.agent import Agent
 from justask.conditions import ConditionSpec
+from justask.episodes import Episodes
 from justask.errors import JustAskError, JustAskWarning
+from justask.minari_io import load_minari
 from justask.models.policy import ACTION_RULES, PolicyModel
 
 _NOTHING = object()
@@ -89,7 +92,9 @@ def ask(
             f"this model was trained on returns of a learned reward ('{spec.name}'): ask it with that reward_fn"
         )
     extra: dict[str, Any] = {}
-    if callable(value):
+    if spec.is_prompt:
+        requests, asked = prompt_requests(model, value)
+    elif callable(value):
         requests: Any = per_episode(spec, value)
         asked: Any = "per episode"
     elif as_asked:
@@ -206,6 +211,36 @@ def per_episode(spec: ConditionSpec, values_of: Callable[[np.ndarray], Any]) -> 
         return spec.requests(rows)
 
     return requests
+
+
+def prompt_requests(model: PolicyModel, value: Any) -> tuple[Any, str]:
+    """A prompt request as the agent's model-unit requests, and as a report shows it: ``None``
+    (the empty prompt: the data's average behaviour), an ``Episodes`` of the behaviour wanted, a
+    local Minari dataset of it, or a function of the episodes' seeds giving one of those each."""
+
+    def one(prompt: Any) -> np.ndarray:
+        if isinstance(prompt, (str, os.PathLike)):
+            prompt = load_minari(prompt)
+        if prompt is not None and not isinstance(prompt, Episodes):
+            raise JustAskError(
+                f"a prompt is episodes of the behaviour wanted (Episodes, or a local Minari dataset), "
+                f"got {type(prompt).__name__}"
+            )
+        return model.encode_episodes(prompt)
+
+    if callable(value):
+
+        def requests(seeds: np.ndarray) -> np.ndarray:
+            prompts = list(value(np.asarray(seeds)))
+            if len(prompts) != len(seeds):
+                raise JustAskError(f"per-episode prompts: {len(prompts)} prompts for {len(seeds)} episodes")
+            return np.stack([one(p) for p in prompts])
+
+        return requests, "per episode"
+    if isinstance(value, (str, os.PathLike)):
+        value = load_minari(value)
+    vector = one(value)
+    return vector, "no prompt" if value is None else f"prompt of {value.num_episodes} episode(s)"
 
 
 def display(asked: Any) -> str:

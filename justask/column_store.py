@@ -27,6 +27,7 @@ STORE_FORMAT = 1
 
 
 TABLE = "condition_table"  # the one column with a row per caption, not per step
+PROMPT_GROUP = "prompt_group"  # a prompt condition's column: which behaviour made each step's episode
 
 
 def step_columns(episodes: Episodes, config: PolicyIO) -> Iterator[tuple[str, np.ndarray]]:
@@ -34,6 +35,7 @@ def step_columns(episodes: Episodes, config: PolicyIO) -> Iterator[tuple[str, np
     observations ``(N, obs_dim)`` float32 (uint8 when they are bytes), actions ``(N,)`` int64 or ``(N, act_dim)`` float32,
     conditions ``(N, cond_dim)`` float32 in model units when the model is conditioned (a text
     condition: ``condition_index (N,)`` into ``condition_table (U, dim)``, each caption once),
+    a prompt condition: ``prompt_group (N,)`` int64, which behaviour made the step's episode;
     targets (like actions) when it learns a column of labels instead of the executed actions,
     timesteps and episode_start ``(N,)`` int64 (the index of each step's episode's first step)."""
     n = episodes.num_steps
@@ -47,7 +49,9 @@ def step_columns(episodes: Episodes, config: PolicyIO) -> Iterator[tuple[str, np
         yield "actions", episodes.actions.astype(np.int64)
     else:
         yield "actions", episodes.actions.reshape(n, -1).astype(np.float32)
-    if config.condition is not None:
+    if config.condition is not None and config.condition.is_prompt:  # the model reads other episodes
+        yield PROMPT_GROUP, np.asarray(episodes.conditions[config.condition.name], dtype=np.int64).reshape(n)
+    elif config.condition is not None:
         values, table = config.condition.model_column(episodes)
         if table is None:
             yield "conditions", values

@@ -13,7 +13,10 @@ a trained model's config, so a run folder never names code:
 - ``best_percentile``: the default request, a percentile of the data's requests (``None``: the
   user must say what they want);
 - for text: the column holds indices into ``texts`` and ``encoder`` names the sentence encoder
-  that turns them (and any request) into vectors; asking checks it is the same encoder.
+  that turns them (and any request) into vectors; asking checks it is the same encoder;
+- for a prompt (``PROMPT``): the column holds, per step, which behaviour (agent, policy) made the
+  episode; the model reads not the column but *other episodes of the same behaviour*, encoded by
+  a learned prompt encoder into ``dim`` numbers (``justask.prompts``). Asked with episodes.
 
 A kind (``RETURN``, ``GOAL``, ``WORLD``, ``TEXT``, or one a user makes with ``ConditionKind``) is
 a preset of those fields. ``Episodes.with_condition(name, values)`` with no description at all
@@ -59,6 +62,7 @@ class ConditionKind:
     update: str = "hold"
     best_percentile: float | None = None
     text: bool = False
+    prompt: bool = False
 
     def __post_init__(self) -> None:
         if self.update not in UPDATES:
@@ -71,6 +75,8 @@ class ConditionKind:
             base["best_percentile"] = self.best_percentile
         if self.text:
             base["text"] = True
+        if self.prompt:
+            base["prompt"] = True
         return {**base, **info}
 
 
@@ -80,7 +86,11 @@ EXPECTED_RETURN = ConditionKind("expected_return", best_percentile=100.0)
 GOAL = ConditionKind("goal")
 WORLD = ConditionKind("world")
 TEXT = ConditionKind("text", text=True)
-KINDS = {k.name: k for k in (RETURN, EXPECTED_RETURN, GOAL, WORLD, TEXT)}
+# Which behaviour made each episode; the model is told k of that behaviour's other episodes (justask.prompts).
+PROMPT = ConditionKind("prompt", prompt=True)
+KINDS = {k.name: k for k in (RETURN, EXPECTED_RETURN, GOAL, WORLD, TEXT, PROMPT)}
+PROMPT_DIM = 64  # default width of an encoded prompt
+PROMPT_EPISODES = 5  # default most episodes a training prompt holds
 
 
 def _outcome_rows(rows: Any, name: str) -> list[list[float]] | None:
@@ -238,6 +248,8 @@ class ConditionSpec:
         preset = KINDS.get(kind_name, ConditionKind(kind_name)).describe()
         desc = {**preset, **described}
         text = bool(desc.get("text", False))
+        if desc.get("prompt"):
+            return _prompt_spec(episodes, name, kind_name, desc)
         if text:
             from justask.text import shared_encoder
 
@@ -293,6 +305,16 @@ class ConditionSpec:
     def is_text(self) -> bool:
         return self.encoder is not None or self.kind == TEXT.name
 
+    @property
+    def is_prompt(self) -> bool:
+        """Asked with episodes of the behaviour wanted, encoded by the model (``justask.prompts``)."""
+        return self.info.get("prompt") is True
+
+    @property
+    def prompt_episodes(self) -> int:
+        """The most episodes a training prompt held (a prompt may hold more when asked)."""
+        return int(self.info.get("max_episodes", PROMPT_EPISODES))
+
     # ---- the column in model units -----------------------------------------------------------
     def to_model(self, values: np.ndarray) -> np.ndarray:
         """User-unit values ``(N, dim)`` (or ``(N,)``) -> model units ``(N, dim)`` float32."""
@@ -305,6 +327,8 @@ class ConditionSpec:
         """The column as the model reads it: ``(values (N, dim) float32, None)``, or for text
         ``(indices (N,) int64, table (U, dim) float32)`` — each caption's embedding stored once."""
         column = episodes.conditions[self.name]
+        if self.is_prompt:
+            raise JustAskError(f"condition '{self.name}' is a prompt: the model reads episodes, not the column")
         if not self.is_text:
             return self.to_model(column), None
         texts = episodes.condition_info.get(self.name, {}).get("texts")
@@ -327,6 +351,11 @@ class ConditionSpec:
 
     def request(self, value: Any = None) -> np.ndarray:
         """One request in user units -> the model-unit vector ``(dim,)``. ``None``: the best."""
+        if self.is_prompt:
+            raise JustAskError(
+                f"condition '{self.name}' is a prompt: ask with episodes of the behaviour you want "
+                f"(ask(model, {self.keyword}=episodes)); the model encodes them"
+            )
         if self.is_text:
             return self._text_request(value)
         if value is None:
@@ -391,8 +420,11 @@ class ConditionSpec:
 
     def parse(self, text: str) -> Any:
         """A request typed on the command line: ``best`` (or nothing), numbers separated by
-        commas, ``field=value,...``, or (text conditions) the sentence itself, which has no
-        "best": nothing is then asked."""
+        commas, ``field=value,...``, (text conditions) the sentence itself, which has no
+        "best": nothing is then asked, or (prompts) a local Minari dataset of the behaviour wanted
+        (nothing: an empty prompt)."""
+        if self.is_prompt:
+            return None if text.strip() in ("", "best") else text.strip()
         if self.is_text:
             return None if text.strip() in ("", "best") else text
         text = text.strip()
@@ -424,6 +456,8 @@ class ConditionSpec:
 
     def describe(self, value: Any) -> Any:
         """A request as a report shows it: the sentence, or numbers in user units."""
+        if self.is_prompt:
+            return "(prompt)"
         if self.is_text:
             return value if isinstance(value, str) else "(embedding)"
         return self.in_user_units(self.request(value))
@@ -516,3 +550,32 @@ class ConditionSpec:
             return ConditionSpec(**dict(data))
         except TypeError as exc:
             raise JustAskError(f"the condition description is invalid ({exc})") from exc
+
+
+def _prompt_spec(episodes: Episodes, name: str, kind_name: str, desc: Mapping[str, Any]) -> ConditionSpec:
+    """The spec of a prompt column: per step, whole numbers naming the behaviour that made the
+    episode, the same all through each episode."""
+    column = np.asarray(episodes.conditions[name])
+    if column.ndim != 1 or not np.issubdtype(column.dtype, np.integer):
+        raise JustAskError(
+            f"prompt condition '{name}' must hold one whole number per step (which behaviour), got {column.dtype} {list(column.shape)}"
+        )
+    starts = np.repeat(column[episodes.episode_starts], episodes.lengths)
+    if len(column) and (column != starts).any():
+        raise JustAskError(f"prompt condition '{name}': an episode's behaviour must be the same at every step")
+    info = {k: v for k, v in desc.items() if k not in SPEC_FIELDS and k != "texts"}
+    for key, default in (("prompt_dim", PROMPT_DIM), ("max_episodes", PROMPT_EPISODES)):
+        value = info.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise JustAskError(f"prompt condition '{name}': {key} must be a whole number >= 1, got {value!r}")
+        info[key] = int(value)
+    dim = info["prompt_dim"]
+    return ConditionSpec(
+        name=name,
+        kind=kind_name,
+        keyword=str(desc.get("keyword", kind_name)),
+        dim=dim,
+        offset=[0.0] * dim,
+        scale=[1.0] * dim,
+        info={**info, "prompt": True},
+    )

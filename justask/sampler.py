@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from justask.column_store import TABLE, step_columns
+from justask.column_store import PROMPT_GROUP, TABLE, step_columns
 from justask.episodes import Episodes
 from justask.errors import JustAskError
 from justask.models.config import PolicyIO
@@ -45,7 +45,7 @@ class SegmentSampler:
             if episodes is None:
                 raise ValueError("SegmentSampler needs episodes or columns")
             columns = dict(step_columns(episodes, config))  # validates the condition column
-        conditioned = "conditions" in columns or "condition_index" in columns
+        conditioned = any(key in columns for key in ("conditions", "condition_index", PROMPT_GROUP))
         if (config.condition is not None) != conditioned or (config.target is not None) != ("targets" in columns):
             raise JustAskError("the sampler's columns do not match the model's condition and targets")
         tensors = {name: _as_tensor(array, self.device) for name, array in columns.items()}
@@ -54,6 +54,7 @@ class SegmentSampler:
         self.conditions = tensors.get("conditions")
         self.condition_index, self.condition_table = tensors.get("condition_index"), tensors.get(TABLE)
         self.targets = tensors.get("targets")
+        self.prompt_group = tensors.get(PROMPT_GROUP)
         self.timesteps = tensors["timesteps"]
         self.episode_start = tensors["episode_start"]
         self.num_steps = len(self.observations)

@@ -46,6 +46,7 @@ from justask.graphed_step import GraphedTrainStep
 from justask.models.config import ModelConfig, PolicyIO
 from justask.models.policy import PolicyModel
 from justask.models.saved import RUN_KIND
+from justask.prompt_sampler import PROMPT_KEYS, PromptSampler
 from justask.sampler import SegmentSampler, column_bytes, shard_of
 
 COLUMNS_DIR = "columns"  # host-placed data, memory-mapped during training (removed at the end)
@@ -154,7 +155,16 @@ class PolicyLearner:
         model.set_observation_stats(self.episodes.step_observations())
         return model
 
-    def sampler(self, placement: Placement) -> SegmentSampler:
+    def sampler(self, placement: Placement) -> SegmentSampler | PromptSampler:
+        if self.io.condition is not None and self.io.condition.is_prompt:
+            if placement.dist is not None:
+                raise JustAskError("a model told prompts trains in one process (not under torchrun yet)")
+            if self.model.condition_dropout:
+                raise JustAskError(
+                    "a model told prompts learns the policy asked nothing from its empty prompts: "
+                    "train it without condition dropout"
+                )
+            return PromptSampler(self.episodes, self.io, self.model.window, placement.device)
         where = data_placement(placement.choice, self.episodes, placement.device, placement.dist)
         context = self.model.window
         dist = placement.dist
@@ -481,7 +491,10 @@ def update(
         total = weigh(batch).clamp(min=1)
         values = {}
         for start in range(0, size, micro_batch):
-            chunk = {key: value[start : start + micro_batch] for key, value in batch.items()}
+            # a prompt's rows are shared by the batch's segments: every chunk gets them whole
+            chunk = {
+                key: value if key in PROMPT_KEYS else value[start : start + micro_batch] for key, value in batch.items()
+            }
             share = weigh(chunk) / total
             with autocast:
                 part, metrics = split_loss(loss_fn(chunk))

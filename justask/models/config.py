@@ -49,6 +49,8 @@ class ModelConfig:
     """Width of the condition embedding fed to the MLP."""
     condition_film: bool = False
     """MLP: the condition embedding also scales and shifts every hidden layer (FiLM) besides being an input."""
+    prompt_width: int = 256
+    """Width of the prompt encoder's per-step MLP (a prompt condition: the model is told episodes of the behaviour)."""
     condition_dropout: float = 0.0
     """Share of training segments asked nothing (a learned "no request" token instead of theirs): the model also learns the unconditioned policy, which guidance at ask time contrasts with the asked one."""
 
@@ -56,7 +58,7 @@ class ModelConfig:
         self.hidden_sizes = tuple(self.hidden_sizes)
         if self.kind not in MODEL_KINDS:
             raise JustAskError(f"unknown model kind '{self.kind}' (choose from {', '.join(MODEL_KINDS)})")
-        whole_numbers(self, 1, "context_len", "d_model", "n_head", "condition_embed")
+        whole_numbers(self, 1, "context_len", "d_model", "n_head", "condition_embed", "prompt_width")
         whole_numbers(self, 0, "n_layer", "max_timestep")
         for name in ("condition_token", "action_tokens", "timestep_embedding", "condition_film"):
             if not isinstance(getattr(self, name), bool):

@@ -12,9 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from justask.errors import JustAskError
 from justask.models.config import ModelConfig, PolicyIO
 from justask.models.dt import DecisionTransformer
 from justask.models.mlp import MLPTrunk
+from justask.models.prompt_encoder import PromptEncoder, prompt_arrays
 
 ACTION_RULES = ("argmax", "sample")
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
@@ -31,6 +33,12 @@ class PolicyModel(nn.Module):
         width = config.d_model if config.kind == "dt" else self.trunk.out_dim
         out = io.action_dim if io.discrete else 2 * io.action_dim
         self.head = nn.Linear(width, out)
+        spec = io.condition
+        self.prompt_encoder = (
+            PromptEncoder(io.obs_dim, io.action_dim, io.discrete, config.prompt_width, spec.dim)
+            if spec is not None and spec.is_prompt
+            else None
+        )
         self.register_buffer("obs_mean", torch.zeros(io.obs_dim))
         self.register_buffer("obs_std", torch.ones(io.obs_dim))
         if not io.discrete:
@@ -100,13 +108,48 @@ class PolicyModel(nn.Module):
             return actions.long()
         return ((actions - self.action_center) / self.action_half_range).clamp(-1, 1)
 
+    def encode_prompt(self, observations: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Prompts as raw steps ``(P, N, ...)`` with their ``mask (P, N)`` -> condition vectors
+        ``(P, dim)`` (``PromptEncoder``)."""
+        if self.prompt_encoder is None:
+            raise ValueError("this model is not conditioned on a prompt")
+        obs = (observations.reshape(*observations.shape[:2], -1).float() - self.obs_mean) / self.obs_std
+        return self.prompt_encoder(obs, self._action_input(actions), mask)
+
+    @torch.no_grad()
+    def encode_episodes(self, prompt: Any) -> np.ndarray:
+        """One prompt (an ``Episodes`` of the behaviour wanted; None: the empty prompt) -> its
+        condition vector ``(dim,)`` in model units."""
+        obs, actions, mask = prompt_arrays(prompt, self.io.obs_dim)
+        if obs.shape[-1] != self.io.obs_dim:
+            raise JustAskError(
+                f"the prompt's observations have {obs.shape[-1]} numbers, this model reads {self.io.obs_dim}"
+            )
+        device = self.obs_mean.device
+        z = self.encode_prompt(
+            torch.as_tensor(obs, device=device),
+            torch.as_tensor(actions, device=device),
+            torch.as_tensor(mask, device=device),
+        )
+        return z[0].float().cpu().numpy()
+
+    def batch_conditions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The batch's condition column ``(B, T, dim)``: given, or encoded from its prompts
+        (``prompt_of (B,)`` says which of the batch's prompts each segment is told)."""
+        if "prompt_observations" not in batch:
+            return batch.get("conditions")
+        z = self.encode_prompt(batch["prompt_observations"], batch["prompt_actions"], batch["prompt_mask"])
+        z = z[batch["prompt_of"]]  # (B, dim)
+        mask = batch["mask"]
+        return z[:, None, :].expand(-1, mask.shape[1], -1) * mask[..., None].to(z.dtype)
+
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Masked negative log-likelihood of the data's actions (mean over real steps) — or of
         ``targets`` where the batch has them (labels), the context still holding the actions."""
         out = self(
             batch["observations"],
             batch["actions"],
-            batch.get("conditions"),
+            self.batch_conditions(batch),
             batch["timesteps"],
             batch["mask"],
             drop_condition=batch.get("drop_condition"),

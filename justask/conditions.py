@@ -16,7 +16,8 @@ a trained model's config, so a run folder never names code:
   that turns them (and any request) into vectors; asking checks it is the same encoder;
 - for a prompt (``PROMPT``): the column holds, per step, which behaviour (agent, policy) made the
   episode; the model reads not the column but *other episodes of the same behaviour*, encoded by
-  a learned prompt encoder into ``dim`` numbers (``justask.prompts``). Asked with episodes.
+  a learned prompt encoder into ``dim`` numbers (``justask.models.prompt_encoder``;
+  pairing: ``justask.prompt_sampler``). Asked with episodes.
 
 A kind (``RETURN``, ``GOAL``, ``WORLD``, ``TEXT``, or one a user makes with ``ConditionKind``) is
 a preset of those fields. ``Episodes.with_condition(name, values)`` with no description at all
@@ -86,7 +87,7 @@ EXPECTED_RETURN = ConditionKind("expected_return", best_percentile=100.0)
 GOAL = ConditionKind("goal")
 WORLD = ConditionKind("world")
 TEXT = ConditionKind("text", text=True)
-# Which behaviour made each episode; the model is told k of that behaviour's other episodes (justask.prompts).
+# Which behaviour made each episode; the model is told k of that behaviour's other episodes (justask.prompt_sampler).
 PROMPT = ConditionKind("prompt", prompt=True)
 KINDS = {k.name: k for k in (RETURN, EXPECTED_RETURN, GOAL, WORLD, TEXT, PROMPT)}
 PROMPT_DIM = 64  # default width of an encoded prompt
@@ -307,7 +308,7 @@ class ConditionSpec:
 
     @property
     def is_prompt(self) -> bool:
-        """Asked with episodes of the behaviour wanted, encoded by the model (``justask.prompts``)."""
+        """Asked with episodes of the behaviour wanted, encoded by the model (``justask.models.prompt_encoder``)."""
         return self.info.get("prompt") is True
 
     @property

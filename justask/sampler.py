@@ -54,7 +54,6 @@ class SegmentSampler:
         self.conditions = tensors.get("conditions")
         self.condition_index, self.condition_table = tensors.get("condition_index"), tensors.get(TABLE)
         self.targets = tensors.get("targets")
-        self.prompt_group = tensors.get(PROMPT_GROUP)
         self.timesteps = tensors["timesteps"]
         self.episode_start = tensors["episode_start"]
         self.num_steps = len(self.observations)
